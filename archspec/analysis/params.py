@@ -1,0 +1,161 @@
+"""Exact parameter accounting from the spec alone: pure integer math, one function per component.
+
+Tied weights are counted once in `total`; `total_untied` counts the tied output head separately,
+which is how papers sometimes quote sizes (Gemma 7B: 8.54B held, 9.32B untied; Gemma report Table 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from archspec.spec import resolve
+from archspec.spec.model import AttentionSpec, FfnSpec, ModelSpec, NormSpec
+
+COMPONENTS = ("embedding", "position", "attention", "ffn", "norm", "head")
+
+
+@dataclass(frozen=True)
+class LayerCount:
+    """Parameters of one transformer block."""
+
+    attention: int
+    ffn: int
+    norm: int
+    ffn_active: int
+    """FFN parameters one token uses: all of them for a dense FFN, the router plus top-k experts for MoE."""
+
+    @property
+    def total(self) -> int:
+        return self.attention + self.ffn + self.norm
+
+
+@dataclass(frozen=True)
+class ParamCount:
+    """Parameter counts of one spec; every figure an exact integer."""
+
+    name: str
+    total: int
+    """Parameters the model holds, tied weights once."""
+    total_untied: int
+    """`total` plus the output head when it is tied to the embedding (equal when untied)."""
+    non_embedding: int
+    """Parameters of the blocks and the final norm: total less embeddings, position table and head."""
+    active: int
+    """Parameters used per token: `total` less the experts a token is not routed to (MoE)."""
+    breakdown: dict[str, int]
+    """Total by component: embedding, position, attention, ffn, norm, head (sums to `total`)."""
+    per_layer: list[LayerCount] = field(default_factory=list)
+    tied: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form (what `archspec params --json` prints)."""
+        data = asdict(self)
+        data["per_layer"] = [dict(asdict(layer), total=layer.total) for layer in self.per_layer]
+        return data
+
+
+def norm_params(norm: NormSpec, width: int) -> int:
+    """LayerNorm: scale and shift (or none, OLMo's parameter-free LN); RMSNorm: scale."""
+    if norm.kind == "rmsnorm":
+        return width
+    if not norm.affine:
+        return 0
+    return width * (2 if norm.bias else 1)
+
+
+def attention_params(spec: ModelSpec, att: AttentionSpec) -> int:
+    """q, k, v and output projections with their biases (Vaswani et al. 2017; GQA: Ainslie et al. 2023)."""
+    hd = resolve.head_dim(att, spec.d_model)
+    q_width = att.n_heads * hd
+    kv_width = resolve.n_kv_heads(att) * hd
+    bias = resolve.attention_bias(spec, att)
+    return (
+        spec.d_model * q_width
+        + 2 * spec.d_model * kv_width
+        + q_width * spec.d_model
+        + q_width * bias["q"]
+        + kv_width * (bias["k"] + bias["v"])
+        + spec.d_model * bias["o"]
+    )
+
+
+def qk_norm_params(spec: ModelSpec, att: AttentionSpec) -> int:
+    """QK-norm: one norm per head size (Qwen3) or over the whole projection (OLMo 2), for q and k."""
+    if att.qk_norm is None:
+        return 0
+    hd = resolve.head_dim(att, spec.d_model)
+    if att.qk_norm.scope == "head":
+        return 2 * norm_params(att.qk_norm.norm, hd)
+    return norm_params(att.qk_norm.norm, att.n_heads * hd) + norm_params(
+        att.qk_norm.norm, resolve.n_kv_heads(att) * hd
+    )
+
+
+def expert_params(spec: ModelSpec, ffn: FfnSpec) -> int:
+    """One dense FFN: up (and gate, for GLU variants) then down projection, with biases."""
+    n_in = 2 if resolve.is_gated(ffn) else 1
+    bias = resolve.ffn_bias(spec, ffn)
+    return (n_in + 1) * spec.d_model * ffn.hidden_dim + bias * (n_in * ffn.hidden_dim + spec.d_model)
+
+
+def ffn_params(spec: ModelSpec, ffn: FfnSpec) -> tuple[int, int]:
+    """(held, active per token): a dense FFN, or a router plus `n_experts` expert FFNs (Mixtral)."""
+    one = expert_params(spec, ffn)
+    if ffn.moe is None:
+        return one, one
+    router = spec.d_model * ffn.moe.n_experts + ffn.moe.router_bias * ffn.moe.n_experts
+    return router + ffn.moe.n_experts * one, router + ffn.moe.experts_per_token * one
+
+
+def block_norm_count(spec: ModelSpec) -> int:
+    """Norms per block: 2 (pre, post, branch_post), 4 (sandwich), 1 (parallel with a shared norm)."""
+    if resolve.shared_norm(spec):
+        return 1
+    return 4 if spec.block.placement == "sandwich" else 2
+
+
+def layer_params(spec: ModelSpec, layer: resolve.LayerSpec) -> LayerCount:
+    """Parameters of one block."""
+    ffn, ffn_active = ffn_params(spec, layer.ffn)
+    norms = block_norm_count(spec) * norm_params(spec.norm, spec.d_model)
+    return LayerCount(
+        attention=attention_params(spec, layer.attention),
+        ffn=ffn,
+        norm=norms + qk_norm_params(spec, layer.attention),
+        ffn_active=ffn_active,
+    )
+
+
+def count_params(spec: ModelSpec) -> ParamCount:
+    """Count every parameter of ``spec`` without building anything.
+
+    Args:
+        spec: A validated spec.
+
+    Returns:
+        Totals, a breakdown by component and a count per layer.
+    """
+    rows = resolve.vocab_rows(spec)
+    per_layer = [layer_params(spec, layer) for layer in resolve.layer_specs(spec)]
+    final_norm = norm_params(spec.norm, spec.d_model) if spec.head.final_norm else 0
+    head_matrix = rows * spec.d_model
+    breakdown = {
+        "embedding": rows * spec.d_model,
+        "position": spec.max_seq_len * spec.d_model if spec.position.kind == "learned" else 0,
+        "attention": sum(layer.attention for layer in per_layer),
+        "ffn": sum(layer.ffn for layer in per_layer),
+        "norm": sum(layer.norm for layer in per_layer) + final_norm,
+        "head": (0 if spec.head.tie_embeddings else head_matrix) + rows * spec.head.bias,
+    }
+    total = sum(breakdown.values())
+    inactive = sum(layer.ffn - layer.ffn_active for layer in per_layer)
+    return ParamCount(
+        name=spec.name,
+        total=total,
+        total_untied=total + (head_matrix if spec.head.tie_embeddings else 0),
+        non_embedding=breakdown["attention"] + breakdown["ffn"] + breakdown["norm"],
+        active=total - inactive,
+        breakdown=breakdown,
+        per_layer=per_layer,
+        tied=spec.head.tie_embeddings,
+    )

@@ -1,0 +1,159 @@
+"""Read YAML bytes into plain data plus the line and column of every key, refusing what's unsafe.
+
+PyYAML alone silently keeps the last of duplicate keys, reads `1e-5` as a string, and expands
+alias bombs without limit; this reader rejects duplicates, reads YAML 1.2 floats, and caps size,
+depth and node count, reporting each problem as a located :class:`~archspec.errors.Issue`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from archspec.errors import Issue, SpecError
+
+MAX_BYTES = 1 << 20
+"""A spec is a few kilobytes; anything over a mebibyte is not one."""
+MAX_NODES = 50_000
+"""Caps alias expansion ("billion laughs")."""
+MAX_DEPTH = 32
+
+Path = tuple[str | int, ...]
+Mark = tuple[str, int, int]  # file, 1-based line, 1-based column
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads YAML 1.2 floats such as `1e-5` (YAML 1.1 needs a dot)."""
+
+
+_Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed YAML mapping and where each of its keys and items was written."""
+
+    data: dict[str, Any]
+    marks: dict[Path, Mark]
+    file: str
+
+
+def parse_yaml(raw: bytes | str, file: str) -> Document:
+    """Parse one YAML document that must be a mapping.
+
+    Raises:
+        SpecError: on non-UTF-8 bytes, malformed YAML, an empty or non-mapping document, duplicate
+            or non-string keys, or a document too large or too deeply nested.
+    """
+    if isinstance(raw, bytes):
+        if len(raw) > MAX_BYTES:
+            raise _error(file, f"file is {len(raw):,} bytes; a spec may be at most {MAX_BYTES:,}")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            line = raw[: err.start].count(b"\n") + 1
+            raise _error(file, f"not UTF-8: byte 0x{raw[err.start]:02x} cannot be decoded", line) from None
+    else:
+        text = raw
+        if len(text) > MAX_BYTES:
+            raise _error(file, f"document is {len(text):,} characters; a spec may be at most {MAX_BYTES:,}")
+    text = text.removeprefix("\ufeff")
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = err.problem or str(err)
+        context = f" ({err.context})" if err.context else ""
+        raise _error(
+            file,
+            f"malformed YAML: {problem}{context}",
+            mark.line + 1 if mark else None,
+            mark.column + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as err:
+        raise _error(file, f"malformed YAML: {err}") from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise _error(file, "the document is empty; a spec is a mapping of fields")
+    if not isinstance(node, yaml.MappingNode):
+        kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
+        raise _error(
+            file,
+            f"the document is {kind}; a spec is a mapping of fields",
+            node.start_mark.line + 1,
+            node.start_mark.column + 1,
+        )
+    builder = _Builder(file, loader)
+    data = builder.build(node, (), 0)
+    if builder.issues:
+        raise SpecError(builder.issues)
+    return Document(data, builder.marks, file)
+
+
+def _error(file: str, message: str, line: int | None = None, column: int | None = None) -> SpecError:
+    return SpecError([Issue(message, (), file, line, column)])
+
+
+class _Builder:
+    """Turns composed YAML nodes into Python data, recording marks and refusing unsafe shapes."""
+
+    def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
+        self.file = file
+        self.loader = loader
+        self.marks: dict[Path, Mark] = {}
+        self.issues: list[Issue] = []
+        self.count = 0
+
+    def _issue(self, message: str, path: Path, node: yaml.Node) -> None:
+        self.issues.append(
+            Issue(message, path, self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+        )
+
+    def build(self, node: yaml.Node, path: Path, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            self._issue(f"more than {MAX_NODES:,} values (alias expansion?); refusing", path, node)
+            raise SpecError(self.issues)
+        if depth > MAX_DEPTH:
+            self._issue(f"nested deeper than {MAX_DEPTH} levels; refusing", path, node)
+            raise SpecError(self.issues)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for i, item in enumerate(node.value):
+                self.marks[path + (i,)] = (self.file, item.start_mark.line + 1, item.start_mark.column + 1)
+                items.append(self.build(item, path + (i,), depth + 1))
+            return items
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as err:
+            self._issue(f"cannot read value: {err}", path, node)
+            return None
+
+    def _mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        self.loader.flatten_mapping(node)
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.loader.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                self._issue("keys must be plain strings", path, key_node)
+                continue
+            here = path + (key,)
+            if key in out:
+                first = self.marks[here]
+                self._issue(f"duplicate key '{key}' (first set on line {first[1]})", here, key_node)
+                continue
+            self.marks[here] = (self.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = self.build(value_node, here, depth + 1)
+        return out

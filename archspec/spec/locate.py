@@ -1,0 +1,149 @@
+"""Turn pydantic validation errors into located, plain-language issues with did-you-mean hints."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from archspec.errors import Issue
+from archspec.load.yaml import Mark, Path
+from archspec.spec.checks import CrossFieldError
+from archspec.spec.model import ModelSpec
+
+
+def issues_from_validation(
+    err: ValidationError, data: Mapping[str, Any], marks: Mapping[Path, Mark], file: str
+) -> list[Issue]:
+    """One :class:`Issue` per pydantic error, located with the document's marks."""
+    issues: list[Issue] = []
+    for e in err.errors(include_url=False):
+        loc = tuple(e["loc"])
+        cause = (e.get("ctx") or {}).get("error")
+        if isinstance(cause, CrossFieldError):
+            issues += [_located(path, message, data, marks, file) for path, message in cause.issues]
+            continue
+        path = data_path(data, loc)
+        kind = e["type"]
+        allowed: tuple[str, ...] = ()
+        suggestion = None
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            fields = _fields_at(loc[:-1])
+            message = f"unknown key '{key}'"
+            suggestion = _closest(key, fields)
+            allowed = tuple(fields)
+        elif kind == "missing":
+            message = f"missing required field '{loc[-1]}'"
+        elif kind == "literal_error":
+            allowed = tuple(re.findall(r"'([^']*)'", e["ctx"]["expected"]))
+            value = e["input"]
+            message = f"'{value}' is not one of the allowed values"
+            suggestion = _closest(str(value), allowed)
+        elif kind == "union_tag_invalid":
+            allowed = tuple(re.findall(r"'([^']*)'", e["ctx"]["expected_tags"]))
+            value = e["ctx"]["tag"]
+            message = f"unknown kind '{value}'"
+            suggestion = _closest(str(value), allowed)
+            path = data_path(data, loc + ("kind",))
+        elif kind == "union_tag_not_found":
+            message = "missing 'kind'"
+        else:
+            message = f"{e['msg']} (got {e['input']!r})" if "input" in e and not isinstance(e["input"], dict) else e["msg"]
+        issue = _located(path, message, data, marks, file)
+        issues.append(
+            Issue(issue.message, issue.path, issue.file, issue.line, issue.column, allowed, suggestion)
+        )
+    return issues
+
+
+def _located(path: Path, message: str, data: Mapping[str, Any], marks: Mapping[Path, Mark], file: str) -> Issue:
+    """Attach the mark of ``path``, or of its nearest written ancestor."""
+    probe = tuple(path)
+    while probe and probe not in marks:
+        probe = probe[:-1]
+    where = marks.get(probe)
+    if where is None:
+        return Issue(message, tuple(path), file)
+    return Issue(message, tuple(path), where[0], where[1], where[2])
+
+
+def data_path(data: Any, loc: tuple[Any, ...]) -> Path:
+    """Drop the discriminator tags pydantic puts in error locations (`position.rope.theta`)."""
+    path: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, Mapping):
+            if part in node:
+                path.append(part)
+                node = node[part]
+                continue
+            if part == node.get("kind") or part in ("function-after", "function-before"):
+                continue
+            path.append(part)
+            node = None
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        else:
+            if isinstance(part, str) and part.startswith("function-"):
+                continue
+            path.append(part)
+            node = None
+    return tuple(path)
+
+
+def _closest(word: str, options: typing.Iterable[str]) -> str | None:
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the spec model found at ``loc`` (a pydantic location, tags included)."""
+    current: Any = ModelSpec
+    for part in loc:
+        if isinstance(part, int):
+            current = _item_type(current)
+            continue
+        options = _models_in(current)
+        if not options:
+            return []
+        picked = None
+        for model in options:
+            if part in model.model_fields:
+                picked = model.model_fields[part].annotation
+                break
+            kind = model.model_fields.get("kind")
+            if kind is not None and kind.default == part:
+                picked = model
+                break
+        if picked is None:
+            return []
+        current = picked
+    models = _models_in(current)
+    return list(models[0].model_fields) if len(models) == 1 else []
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(tp) for t in _unwrap(arg)]
+    return [tp]
+
+
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    return [t for t in _unwrap(tp) if isinstance(t, type) and issubclass(t, BaseModel)]
+
+
+def _item_type(tp: Any) -> Any:
+    for t in _unwrap(tp):
+        if typing.get_origin(t) is list:
+            return typing.get_args(t)[0]
+    return None

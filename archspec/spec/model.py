@@ -1,0 +1,345 @@
+"""The spec language: one frozen, closed pydantic model per architectural part.
+
+Variants are discriminated unions on ``kind`` (norm, position, RoPE scaling). Every field has a
+docstring: it feeds ``archspec schema``, the README reference and error hints. Cross-field rules live
+in :mod:`archspec.spec.checks` and run once a spec has parsed, so that every problem is reported at
+once with its location.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class SpecModel(BaseModel):
+    """Base of every spec part: immutable, closed to unknown keys, strict about types."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, use_attribute_docstrings=True
+    )
+
+
+# --- norms -------------------------------------------------------------------------------------
+
+ComputeDtype = Literal["float32", "input"]
+
+
+class LayerNormSpec(SpecModel):
+    """LayerNorm (Ba et al. 2016): subtract the mean, divide by the standard deviation."""
+
+    kind: Literal["layernorm"] = "layernorm"
+    """Norm type. GPT-2, phi-2, Falcon: `layernorm`; OLMo 1: `layernorm` with `affine: false`."""
+    eps: PositiveFloat = 1e-5
+    """Added to the variance before the square root."""
+    affine: bool = True
+    """Learnable per-channel scale. `false` gives OLMo's parameter-free LayerNorm."""
+    bias: bool = True
+    """Learnable per-channel shift (only with `affine: true`). Independent of the global `bias`."""
+    compute_dtype: ComputeDtype = "float32"
+    """Dtype the statistics are computed in: `float32` (upcast, as the references do) or `input`."""
+
+
+class RMSNormSpec(SpecModel):
+    """RMSNorm (Zhang & Sennrich 2019): divide by the root mean square, no centring."""
+
+    kind: Literal["rmsnorm"] = "rmsnorm"
+    """Norm type. Llama, Mistral, Qwen2, OLMo 2, Gemma: `rmsnorm`."""
+    eps: PositiveFloat = 1e-6
+    """Added to the mean square before the square root."""
+    unit_offset: bool = False
+    """Scale by `(1 + w)` with `w` initialised at zero, as Gemma does, instead of by `w`."""
+    compute_dtype: ComputeDtype = "float32"
+    """Dtype the statistics are computed in: `float32` (upcast, as the references do) or `input`."""
+
+
+NormSpec = Annotated[LayerNormSpec | RMSNormSpec, Field(discriminator="kind")]
+
+
+class QKNormSpec(SpecModel):
+    """Normalisation of queries and keys before the dot product (OLMo 2, Qwen3, Gemma 3)."""
+
+    scope: Literal["head", "projection"] = "head"
+    """`head`: one norm of size `head_dim` shared by all heads (Qwen3, Gemma 3); `projection`: a
+    norm over the whole query/key projection, `n_heads*head_dim` / `n_kv_heads*head_dim` (OLMo 2)."""
+    norm: NormSpec = Field(default_factory=RMSNormSpec)
+    """The norm applied to queries and keys."""
+
+
+# --- position ----------------------------------------------------------------------------------
+
+
+class LinearRopeScaling(SpecModel):
+    """Position interpolation (Chen et al. 2023): positions divided by `factor`."""
+
+    kind: Literal["linear"] = "linear"
+    """Scaling method."""
+    factor: PositiveFloat
+    """Context extension factor."""
+
+
+class NtkRopeScaling(SpecModel):
+    """NTK-aware scaling (bloc97, 2023): base raised to `theta * factor**(d/(d-2))`."""
+
+    kind: Literal["ntk"] = "ntk"
+    """Scaling method."""
+    factor: PositiveFloat
+    """Context extension factor."""
+
+
+class YarnRopeScaling(SpecModel):
+    """YaRN (Peng et al. 2023): per-frequency interpolation ramp plus attention temperature."""
+
+    kind: Literal["yarn"] = "yarn"
+    """Scaling method."""
+    factor: PositiveFloat
+    """Context extension factor."""
+    original_max_seq_len: PositiveInt
+    """Context length the model was pretrained with."""
+    beta_fast: PositiveFloat = 32.0
+    """Rotations above which a frequency is kept (extrapolated)."""
+    beta_slow: PositiveFloat = 1.0
+    """Rotations below which a frequency is fully interpolated."""
+    attention_factor: PositiveFloat | None = None
+    """Scale of cos/sin; default `0.1 * ln(factor) + 1` (YaRN eq. 22)."""
+
+
+class Llama3RopeScaling(SpecModel):
+    """Llama 3.1's frequency-dependent scaling (Meta, 2024)."""
+
+    kind: Literal["llama3"] = "llama3"
+    """Scaling method."""
+    factor: PositiveFloat
+    """Divisor of the low frequencies."""
+    low_freq_factor: PositiveFloat = 1.0
+    """Wavelengths longer than `original_max_seq_len / low_freq_factor` are divided by `factor`."""
+    high_freq_factor: PositiveFloat = 4.0
+    """Wavelengths shorter than `original_max_seq_len / high_freq_factor` are kept."""
+    original_max_seq_len: PositiveInt = 8192
+    """Context length the model was pretrained with."""
+
+
+RopeScaling = Annotated[
+    LinearRopeScaling | NtkRopeScaling | YarnRopeScaling | Llama3RopeScaling,
+    Field(discriminator="kind"),
+]
+
+
+class LearnedPosition(SpecModel):
+    """Learned absolute position embeddings added to the token embeddings (GPT-2)."""
+
+    kind: Literal["learned"] = "learned"
+    """Position encoding."""
+
+
+class RopePosition(SpecModel):
+    """Rotary position embedding (Su et al. 2021) applied to queries and keys."""
+
+    kind: Literal["rope"] = "rope"
+    """Position encoding."""
+    theta: PositiveFloat = 10000.0
+    """Base of the rotation frequencies (Llama 2: 1e4, Llama 3: 5e5, Mistral: 1e6)."""
+    fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
+    """Fraction of each head's dimensions that rotate (phi-2: 0.4); the rest pass through."""
+    layout: Literal["half_split", "interleaved"] = "half_split"
+    """Pairing of rotated dimensions: `half_split` pairs i with i+d/2 (HF, GPT-NeoX);
+    `interleaved` pairs 2i with 2i+1 (original Meta/GPT-J code)."""
+    scaling: RopeScaling | None = None
+    """Context-extension scaling of the frequencies, or null."""
+
+
+class AlibiPosition(SpecModel):
+    """ALiBi (Press et al. 2022): a per-head linear bias on attention scores, no embeddings."""
+
+    kind: Literal["alibi"] = "alibi"
+    """Position encoding."""
+
+
+class NoPosition(SpecModel):
+    """No position information (NoPE): causality alone orders the tokens."""
+
+    kind: Literal["none"] = "none"
+    """Position encoding."""
+
+
+PositionSpec = Annotated[
+    LearnedPosition | RopePosition | AlibiPosition | NoPosition, Field(discriminator="kind")
+]
+
+
+# --- attention ---------------------------------------------------------------------------------
+
+
+class AttentionSpec(SpecModel):
+    """Causal self-attention: multi-head, multi-query or grouped-query."""
+
+    n_heads: PositiveInt
+    """Number of query heads."""
+    n_kv_heads: PositiveInt | None = None
+    """Number of key/value heads: `n_heads` for MHA, 1 for MQA, a divisor for GQA. Default `n_heads`."""
+    head_dim: PositiveInt | None = None
+    """Size of each head; default `d_model / n_heads`. May differ (Gemma 7B: 16 x 256 != 3072)."""
+    q_bias: bool | None = None
+    """Bias on the query projection; null follows the global `bias` (Qwen2: true)."""
+    k_bias: bool | None = None
+    """Bias on the key projection; null follows the global `bias` (Qwen2: true)."""
+    v_bias: bool | None = None
+    """Bias on the value projection; null follows the global `bias` (Qwen2: true)."""
+    o_bias: bool | None = None
+    """Bias on the output projection; null follows the global `bias` (Qwen2: false)."""
+    scale: PositiveFloat | None = None
+    """Multiplier of the query-key scores; default `head_dim ** -0.5` (Gemma 2: `256 ** -0.5`)."""
+    sliding_window: PositiveInt | None = None
+    """Each token attends to at most this many tokens, itself included (Mistral: 4096); null: all."""
+    logit_softcap: PositiveFloat | None = None
+    """Scores become `cap * tanh(scores / cap)` before the softmax (Gemma 2: 50)."""
+    qkv_clip: PositiveFloat | None = None
+    """Queries, keys and values are clamped to `[-clip, clip]` after projection (OLMo: `clip_qkv`)."""
+    qk_norm: QKNormSpec | None = None
+    """Normalise queries and keys before RoPE (OLMo 2, Qwen3), or null."""
+
+
+# --- feed-forward ------------------------------------------------------------------------------
+
+Activation = Literal["gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "geglu_tanh", "reglu"]
+
+
+class MoESpec(SpecModel):
+    """Sparse mixture of experts (Shazeer et al. 2017; Mixtral, Jiang et al. 2024)."""
+
+    n_experts: PositiveInt
+    """Number of expert FFNs in each layer."""
+    experts_per_token: PositiveInt
+    """Experts each token is routed to (top-k)."""
+    normalize_top_k: bool = True
+    """Renormalise the top-k router probabilities to sum to one (Mixtral: true)."""
+    router_bias: bool = False
+    """Bias on the router projection."""
+
+
+class FfnSpec(SpecModel):
+    """Position-wise feed-forward network, dense or mixture of experts."""
+
+    activation: Activation
+    """`gelu` (exact), `gelu_tanh`, `relu`, `silu`; gated (Shazeer 2020): `swiglu` (SiLU gate),
+    `geglu` (exact GELU gate), `geglu_tanh` (tanh GELU gate, Gemma), `reglu` (ReLU gate)."""
+    hidden_dim: PositiveInt
+    """Inner width (per expert for MoE)."""
+    bias: bool | None = None
+    """Bias on the FFN projections; null follows the global `bias`."""
+    moe: MoESpec | None = None
+    """Replace the FFN by a mixture of experts of this FFN, or null for a dense FFN."""
+
+
+# --- block, embedding, head --------------------------------------------------------------------
+
+
+class BlockSpec(SpecModel):
+    """How the attention and FFN branches, their norms and the residual stream fit together."""
+
+    placement: Literal["pre", "post", "branch_post", "sandwich"] = "pre"
+    """`pre`: x + f(norm(x)) (GPT-2, Llama); `post`: norm(x + f(x)) (original Transformer);
+    `branch_post`: x + norm(f(x)) (OLMo 2); `sandwich`: x + norm(f(norm(x))) (Gemma 2)."""
+    parallel_residual: bool = False
+    """x + attn(norm(x)) + ffn(norm(x)) in one step (GPT-J, phi-2, Falcon); needs `placement: pre`."""
+    shared_norm: bool | None = None
+    """With `parallel_residual`: one norm feeds both branches (GPT-J, phi-2, Falcon-7B: true, the
+    default) or each branch has its own (Falcon-40B: false)."""
+
+
+class EmbeddingSpec(SpecModel):
+    """Token embedding."""
+
+    scale_by_sqrt_d_model: bool = False
+    """Multiply embeddings by `sqrt(d_model)`, rounded to the running dtype as the reference does (Gemma)."""
+
+
+class HeadSpec(SpecModel):
+    """Final norm and output projection to vocabulary logits."""
+
+    final_norm: bool = True
+    """Apply the model's norm to the last hidden state."""
+    tie_embeddings: bool = False
+    """The output projection reuses the token embedding matrix (GPT-2, Gemma, OLMo 1B)."""
+    bias: bool = False
+    """Bias on the output projection (phi-2). Independent of the global `bias`."""
+    logit_softcap: PositiveFloat | None = None
+    """Logits become `cap * tanh(logits / cap)` (Gemma 2: 30)."""
+
+
+class LayerRule(SpecModel):
+    """Overrides for a set of layers: the layers listed, or every `every`-th from `offset`."""
+
+    layers: list[Annotated[int, Field(ge=0)]] | None = None
+    """Layer indices (0-based) this rule applies to."""
+    every: PositiveInt | None = None
+    """Apply to layers `i` with `i % every == offset` (Gemma 2: every 2, offset 1 is global)."""
+    offset: Annotated[int, Field(ge=0)] = 0
+    """Offset for `every`."""
+    attention: dict[str, Any] = Field(default_factory=dict)
+    """Attention fields to override on those layers (e.g. `sliding_window: null`)."""
+    ffn: dict[str, Any] = Field(default_factory=dict)
+    """FFN fields to override on those layers."""
+
+
+Dtype = Literal["float32", "bfloat16", "float16"]
+
+
+class ModelSpec(SpecModel):
+    """One decoder-only transformer language model."""
+
+    name: Annotated[str, Field(min_length=1)]
+    """Short identifier, e.g. `llama2-7b`."""
+    description: str = ""
+    """One line on what the model is."""
+    source: dict[str, str] = Field(default_factory=dict)
+    """Where the numbers come from: topic -> citation (paper and table, or official config URL)."""
+    extends: str | None = None
+    """Base spec (a shipped name or a path relative to this file) whose fields this one overrides.
+    Resolved at load time: the loaded spec has `extends: null`."""
+
+    vocab_size: PositiveInt
+    """Number of tokens the tokenizer produces."""
+    padded_vocab_size: PositiveInt | None = None
+    """Rows of the embedding and output matrices when padded for efficiency (OLMo: 50280 -> 50304);
+    default `vocab_size`."""
+    d_model: PositiveInt
+    """Width of the residual stream."""
+    n_layers: PositiveInt
+    """Number of transformer blocks."""
+    max_seq_len: PositiveInt
+    """Context length the model was trained for."""
+    dtype: Dtype = "bfloat16"
+    """Dtype of the published weights; used for memory figures and exported configs."""
+    bias: bool = False
+    """Default bias for every linear projection; parts override it (`attention.q_bias`, `ffn.bias`)."""
+
+    norm: NormSpec = Field(default_factory=RMSNormSpec)
+    """The norm used in the blocks and as the final norm."""
+    position: PositionSpec = Field(default_factory=RopePosition)
+    """Position encoding."""
+    attention: AttentionSpec
+    """Self-attention."""
+    ffn: FfnSpec
+    """Feed-forward network."""
+    block: BlockSpec = Field(default_factory=BlockSpec)
+    """Norm placement and residual wiring."""
+    embedding: EmbeddingSpec = Field(default_factory=EmbeddingSpec)
+    """Token embedding."""
+    head: HeadSpec = Field(default_factory=HeadSpec)
+    """Final norm and output projection."""
+    layer_overrides: list[LayerRule] = Field(default_factory=list)
+    """Per-layer patterns, applied in order (later rules win), e.g. Gemma 2's alternating windows."""
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> ModelSpec:
+        from archspec.spec.checks import CrossFieldError, cross_field_issues
+
+        issues = cross_field_issues(self)
+        if issues:
+            raise CrossFieldError(issues)
+        return self

@@ -1,0 +1,128 @@
+"""Derived values of a spec, computed by pure functions and never written back into it.
+
+A spec says what its author wrote; everything the compiler and the analysis need beyond that
+(head size defaults, padded vocabulary, each layer's attention and FFN after `layer_overrides`)
+comes from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from archspec.spec.model import AttentionSpec, FfnSpec, LayerRule, ModelSpec, RopePosition
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` onto ``base``: mappings merge key by key, anything else replaces.
+
+    A mapping whose ``kind`` differs from the base's replaces it whole, so switching
+    ``position.kind`` from ``rope`` to ``alibi`` does not drag ``theta`` along.
+    """
+    merged = dict(base)
+    for key, value in override.items():
+        old = merged.get(key)
+        if (
+            isinstance(old, Mapping)
+            and isinstance(value, Mapping)
+            and value.get("kind", old.get("kind")) == old.get("kind")
+        ):
+            merged[key] = deep_merge(old, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def rule_applies(rule: LayerRule, index: int) -> bool:
+    """Whether a layer rule selects layer ``index``."""
+    if rule.layers is not None and index in rule.layers:
+        return True
+    return rule.every is not None and index % rule.every == rule.offset
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer's attention and FFN after every applicable `layer_overrides` rule."""
+
+    index: int
+    attention: AttentionSpec
+    ffn: FfnSpec
+
+
+def layer_specs(spec: ModelSpec) -> tuple[LayerSpec, ...]:
+    """Resolve `layer_overrides` into one attention and FFN spec per layer."""
+    cache: dict[tuple[int, ...], LayerSpec] = {}
+    out = []
+    for index in range(spec.n_layers):
+        rules = tuple(k for k, rule in enumerate(spec.layer_overrides) if rule_applies(rule, index))
+        if rules not in cache:
+            cache[rules] = _apply_rules(spec, rules, index)
+        out.append(LayerSpec(index, cache[rules].attention, cache[rules].ffn))
+    return tuple(out)
+
+
+def _apply_rules(spec: ModelSpec, rules: tuple[int, ...], index: int) -> LayerSpec:
+    if not rules:
+        return LayerSpec(index, spec.attention, spec.ffn)
+    attention = spec.attention.model_dump(exclude_unset=True)
+    ffn = spec.ffn.model_dump(exclude_unset=True)
+    for k in rules:
+        attention = deep_merge(attention, spec.layer_overrides[k].attention)
+        ffn = deep_merge(ffn, spec.layer_overrides[k].ffn)
+    return LayerSpec(index, AttentionSpec.model_validate(attention), FfnSpec.model_validate(ffn))
+
+
+def head_dim(attention: AttentionSpec, d_model: int) -> int:
+    """Size of one attention head: the explicit `head_dim`, else `d_model // n_heads`."""
+    return attention.head_dim if attention.head_dim is not None else d_model // attention.n_heads
+
+
+def n_kv_heads(attention: AttentionSpec) -> int:
+    """Number of key/value heads (defaults to the query heads: multi-head attention)."""
+    return attention.n_kv_heads if attention.n_kv_heads is not None else attention.n_heads
+
+
+def vocab_rows(spec: ModelSpec) -> int:
+    """Rows of the embedding and output matrices: the padded vocabulary when there is one."""
+    return spec.padded_vocab_size or spec.vocab_size
+
+
+def rotary_dim(position: RopePosition, head_size: int) -> int:
+    """Dimensions of each head that rotate: `int(head_dim * fraction)` as the references compute it."""
+    return int(head_size * position.fraction)
+
+
+def attention_bias(spec: ModelSpec, attention: AttentionSpec) -> dict[str, bool]:
+    """The four projection bias flags with the global default applied."""
+    flags = {"q": attention.q_bias, "k": attention.k_bias, "v": attention.v_bias, "o": attention.o_bias}
+    return {name: spec.bias if flag is None else flag for name, flag in flags.items()}
+
+
+def ffn_bias(spec: ModelSpec, ffn: FfnSpec) -> bool:
+    """The FFN bias flag with the global default applied."""
+    return spec.bias if ffn.bias is None else ffn.bias
+
+
+def is_gated(ffn: FfnSpec) -> bool:
+    """Gated FFNs (GLU variants, Shazeer 2020) have three projections instead of two."""
+    return ffn.activation in ("swiglu", "geglu", "geglu_tanh", "reglu")
+
+
+def shared_norm(spec: ModelSpec) -> bool:
+    """Whether a parallel block's two branches share one norm (the default when parallel)."""
+    return spec.block.parallel_residual and spec.block.shared_norm is not False
+
+
+def resolved_dict(spec: ModelSpec) -> dict[str, Any]:
+    """The spec with every default written out plus a `derived` section: what `archspec show` prints."""
+    data = spec.model_dump(mode="json")
+    layers = layer_specs(spec)
+    data["derived"] = {
+        "head_dim": sorted({head_dim(layer.attention, spec.d_model) for layer in layers}),
+        "n_kv_heads": sorted({n_kv_heads(layer.attention) for layer in layers}),
+        "vocab_rows": vocab_rows(spec),
+        "sliding_window_per_layer": [layer.attention.sliding_window for layer in layers],
+        "ffn_hidden_dim_per_layer": [layer.ffn.hidden_dim for layer in layers],
+    }
+    return data
