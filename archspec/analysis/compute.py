@@ -1,0 +1,74 @@
+"""Derived figures beyond the parameter count: forward FLOPs, KV-cache size and weight memory.
+
+All pure integer math from the spec; each formula cites where it comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from archspec.analysis.params import ParamCount, count_params
+from archspec.spec import resolve
+from archspec.spec.model import ModelSpec
+
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+WEIGHT_FORMATS = {"fp32": 32, "bf16": 16, "int8": 8, "int4": 4}
+"""Bits per weight for the memory figures (int8/int4: weights only, no quantisation scales)."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Figures derived from one spec."""
+
+    name: str
+    params: ParamCount
+    flops_per_token: int
+    """Forward FLOPs per token at full context: 2 * N_matmul + 4 * sum_l(n_heads * head_dim * T_l),
+    with N_matmul the active weights of all matrix multiplies (output head included) and T_l the
+    context a layer attends to, min(max_seq_len, window) (Kaplan et al. 2020, Table 1; PaLM,
+    Chowdhery et al. 2022, Appendix B; one multiply-add = 2 FLOPs)."""
+    kv_cache_bytes_per_token: int
+    """Keys and values of one token over all layers, at the spec's dtype: sum_l 2 * n_kv_heads * head_dim * bytes."""
+    kv_cache_bytes_full_context: int
+    """KV cache of one sequence at max_seq_len; a sliding-window layer keeps only its window."""
+    weight_bytes: dict[str, int]
+    """Bytes to hold `total` parameters at fp32 / bf16 / int8 / int4."""
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["params"] = self.params.to_dict()
+        return data
+
+
+def analyse(spec: ModelSpec) -> Analysis:
+    """Compute every derived figure of ``spec``."""
+    params = count_params(spec)
+    layers = resolve.layer_specs(spec)
+    dtype_bytes = DTYPE_BYTES[spec.dtype]
+    kv_token = 0
+    kv_full = 0
+    attention_flops = 0
+    for layer in layers:
+        att = layer.attention
+        hd = resolve.head_dim(att, spec.d_model)
+        per_token = 2 * resolve.n_kv_heads(att) * hd * dtype_bytes
+        context = min(spec.max_seq_len, att.sliding_window or spec.max_seq_len)
+        kv_token += per_token
+        kv_full += per_token * context
+        attention_flops += 4 * att.n_heads * hd * context
+    return Analysis(
+        name=spec.name,
+        params=params,
+        flops_per_token=2 * matmul_params(spec, params) + attention_flops,
+        kv_cache_bytes_per_token=kv_token,
+        kv_cache_bytes_full_context=kv_full,
+        weight_bytes={fmt: params.total * bits // 8 for fmt, bits in WEIGHT_FORMATS.items()},
+    )
+
+
+def matmul_params(spec: ModelSpec, params: ParamCount) -> int:
+    """Active weights that take part in a matrix multiply per token: the blocks (norms and
+    biases are negligible and included) plus the output projection, tied or not."""
+    inactive = params.total - params.active
+    head_matrix = resolve.vocab_rows(spec) * spec.d_model
+    return params.non_embedding - inactive + head_matrix

@@ -1,0 +1,214 @@
+"""Side-by-side comparison of specs, like a paper's architecture table, with each knob's effect.
+
+The effect of a knob is a counterfactual: the first spec with that one knob set as in another
+spec, re-analysed; the change in parameters, KV-cache bytes per token and FLOPs per token is
+what the knob costs or saves.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from archspec.analysis.compute import Analysis, analyse
+from archspec.spec import resolve
+from archspec.spec.model import ModelSpec
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Change caused by one knob, relative to the first spec."""
+
+    params: int
+    kv_cache_bytes_per_token: int
+    flops_per_token: int
+
+
+@dataclass(frozen=True)
+class Row:
+    """One feature across the compared specs."""
+
+    feature: str
+    values: tuple[str, ...]
+    differs: bool
+    effects: tuple[Effect | None, ...]
+    """Per spec: the knob's effect transplanted into the first spec (None for the first spec,
+    for summary rows, and where the transplant would not be a valid spec)."""
+
+
+@dataclass(frozen=True)
+class Knob:
+    feature: str
+    show: Callable[[ModelSpec], str]
+    paths: tuple[tuple[str, ...], ...] = ()
+    """Fields copied from the other spec to measure the effect; empty for summary rows."""
+
+
+def _fmt_float(x: float) -> str:
+    return f"{x:g}"
+
+
+def _norm(spec: ModelSpec) -> str:
+    n = spec.norm
+    if n.kind == "rmsnorm":
+        text = "RMSNorm (1+w)" if n.unit_offset else "RMSNorm"
+    elif not n.affine:
+        text = "LayerNorm, no params"
+    else:
+        text = "LayerNorm" if n.bias else "LayerNorm, no bias"
+    return f"{text}, eps {_fmt_float(n.eps)}"
+
+
+def _placement(spec: ModelSpec) -> str:
+    b = spec.block
+    names = {"pre": "pre-norm", "post": "post-norm", "branch_post": "post-branch norm", "sandwich": "sandwich"}
+    text = names[b.placement]
+    if b.parallel_residual:
+        text += ", parallel attn+FFN" + (" (shared norm)" if resolve.shared_norm(spec) else "")
+    return text
+
+
+def _attention_kind(spec: ModelSpec) -> str:
+    heads, kv = spec.attention.n_heads, resolve.n_kv_heads(spec.attention)
+    if kv == heads:
+        return "MHA"
+    return "MQA" if kv == 1 else f"GQA ({heads // kv} q/kv)"
+
+
+def _position(spec: ModelSpec) -> str:
+    p = spec.position
+    if p.kind != "rope":
+        return {"learned": "learned absolute", "alibi": "ALiBi", "none": "none"}[p.kind]
+    text = f"RoPE θ={_fmt_float(p.theta)}"
+    if p.fraction != 1:
+        text += f", {p.fraction:g} of dims"
+    if p.layout != "half_split":
+        text += ", interleaved"
+    if p.scaling is not None:
+        text += f", {p.scaling.kind} x{p.scaling.factor:g}"
+    return text
+
+
+def _windows(spec: ModelSpec) -> str:
+    windows = [layer.attention.sliding_window for layer in resolve.layer_specs(spec)]
+    if all(w is None for w in windows):
+        return "—"
+    if len(set(windows)) == 1:
+        return f"{windows[0]} (all layers)"
+    n = sum(w is not None for w in windows)
+    return f"{max(w for w in windows if w)} on {n}/{len(windows)} layers"
+
+
+def _bias(spec: ModelSpec) -> str:
+    att = resolve.attention_bias(spec, spec.attention)
+    on = [k for k, v in att.items() if v] + (["ffn"] if resolve.ffn_bias(spec, spec.ffn) else [])
+    if not on:
+        return "none"
+    return "all" if len(on) == 5 else "+".join(on)
+
+
+def _opt(value: Any) -> str:
+    return "—" if value is None else _fmt_float(value) if isinstance(value, float) else str(value)
+
+
+def _billions(n: int) -> str:
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M"
+
+
+def _bytes(n: int) -> str:
+    return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
+
+
+def _moe(spec: ModelSpec) -> str:
+    moe = spec.ffn.moe
+    return "—" if moe is None else f"{moe.n_experts} experts, top-{moe.experts_per_token}"
+
+
+KNOBS: tuple[Knob, ...] = (
+    Knob("layers", lambda s: str(s.n_layers), (("n_layers",),)),
+    Knob("width (d_model)", lambda s: str(s.d_model), (("d_model",),)),
+    Knob("ffn hidden", lambda s: str(s.ffn.hidden_dim), (("ffn", "hidden_dim"),)),
+    Knob("activation", lambda s: s.ffn.activation, (("ffn", "activation"),)),
+    Knob("mixture of experts", _moe, (("ffn", "moe"),)),
+    Knob("attention", _attention_kind, (("attention", "n_heads"), ("attention", "n_kv_heads"))),
+    Knob("heads", lambda s: str(s.attention.n_heads), (("attention", "n_heads"),)),
+    Knob("kv heads", lambda s: str(resolve.n_kv_heads(s.attention)), (("attention", "n_kv_heads"),)),
+    Knob("head size", lambda s: str(resolve.head_dim(s.attention, s.d_model)), (("attention", "head_dim"),)),
+    Knob("sliding window", _windows, (("attention", "sliding_window"), ("layer_overrides",))),
+    Knob("attn logit softcap", lambda s: _opt(s.attention.logit_softcap), (("attention", "logit_softcap"),)),
+    Knob("qkv clip", lambda s: _opt(s.attention.qkv_clip), (("attention", "qkv_clip"),)),
+    Knob("qk norm", lambda s: "—" if s.attention.qk_norm is None else s.attention.qk_norm.scope, (("attention", "qk_norm"),)),
+    Knob("norm", _norm, (("norm",),)),
+    Knob("norm placement", _placement, (("block",),)),
+    Knob("position", _position, (("position",),)),
+    Knob("bias", _bias, (("bias",), ("attention", "q_bias"), ("attention", "k_bias"), ("attention", "v_bias"), ("attention", "o_bias"), ("ffn", "bias"))),
+    Knob("vocab", lambda s: f"{s.vocab_size}" + (f" (padded {s.padded_vocab_size})" if s.padded_vocab_size else ""), (("vocab_size",), ("padded_vocab_size",))),
+    Knob("tied embeddings", lambda s: "yes" if s.head.tie_embeddings else "no", (("head", "tie_embeddings"),)),
+    Knob("embedding x sqrt(d)", lambda s: "yes" if s.embedding.scale_by_sqrt_d_model else "no", (("embedding",),)),
+    Knob("head bias", lambda s: "yes" if s.head.bias else "no", (("head", "bias"),)),
+    Knob("final logit softcap", lambda s: _opt(s.head.logit_softcap), (("head", "logit_softcap"),)),
+    Knob("context", lambda s: str(s.max_seq_len), (("max_seq_len",),)),
+    Knob("dtype", lambda s: s.dtype, (("dtype",),)),
+)
+
+
+def _explicit(spec: ModelSpec) -> dict[str, Any]:
+    """The spec as a dict with derived head size and kv heads written out, ready for transplants."""
+    data = spec.model_dump(mode="json", exclude={"name", "description", "source", "extends"})
+    data["attention"]["head_dim"] = resolve.head_dim(spec.attention, spec.d_model)
+    data["attention"]["n_kv_heads"] = resolve.n_kv_heads(spec.attention)
+    return data
+
+
+def _transplant(base: dict[str, Any], other: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for path in paths:
+        src, dst = other, out
+        for key in path[:-1]:
+            src, dst = src[key], dst[key]
+        dst[path[-1]] = copy.deepcopy(src[path[-1]])
+    return out
+
+
+def diff(specs: list[ModelSpec]) -> tuple[list[Analysis], list[Row]]:
+    """Compare specs feature by feature; effects are measured against the first spec."""
+    analyses = [analyse(s) for s in specs]
+    explicit = [_explicit(s) for s in specs]
+    base = analyses[0]
+    rows: list[Row] = []
+    for knob in KNOBS:
+        values = tuple(knob.show(s) for s in specs)
+        differs = len(set(values)) > 1
+        effects: list[Effect | None] = [None]
+        for i in range(1, len(specs)):
+            effects.append(_effect(knob, explicit[0], explicit[i], base, specs[0].name) if differs and values[i] != values[0] else None)
+        rows.append(Row(knob.feature, values, differs, tuple(effects)))
+    summaries = (
+        ("parameters", lambda a: _billions(a.params.total)),
+        ("parameters, head untied", lambda a: _billions(a.params.total_untied)),
+        ("non-embedding params", lambda a: _billions(a.params.non_embedding)),
+        ("active params / token", lambda a: _billions(a.params.active)),
+        ("KV cache / token", lambda a: _bytes(a.kv_cache_bytes_per_token)),
+        ("forward GFLOPs / token", lambda a: f"{a.flops_per_token / 1e9:.1f}"),
+    )
+    for feature, show in summaries:
+        values = tuple(show(a) for a in analyses)
+        rows.append(Row(feature, values, len(set(values)) > 1, tuple(None for _ in specs)))
+    return analyses, rows
+
+
+def _effect(knob: Knob, base: dict[str, Any], other: dict[str, Any], base_analysis: Analysis, name: str) -> Effect | None:
+    data = _transplant(base, other, knob.paths)
+    try:
+        changed = analyse(ModelSpec.model_validate(dict(data, name=name)))
+    except (ValidationError, ValueError):
+        return None
+    return Effect(
+        params=changed.params.total - base_analysis.params.total,
+        kv_cache_bytes_per_token=changed.kv_cache_bytes_per_token - base_analysis.kv_cache_bytes_per_token,
+        flops_per_token=changed.flops_per_token - base_analysis.flops_per_token,
+    )

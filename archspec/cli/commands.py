@@ -1,0 +1,230 @@
+"""Handlers of the CLI commands. Torch-needing work is imported inside `build` and `check` only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from archspec.cli.main import EXIT_OK
+from archspec.errors import SpecError
+from archspec.spec.load import load_spec
+from archspec.spec.model import ModelSpec
+
+
+def _load_all(refs: list[str]) -> list[ModelSpec]:
+    """Load every spec, gathering the problems of all of them before failing."""
+    specs, issues = [], []
+    for ref in refs:
+        try:
+            specs.append(load_spec(ref))
+        except SpecError as err:
+            issues += err.issues
+    if issues:
+        raise SpecError(issues)
+    return specs
+
+
+def validate(args: argparse.Namespace) -> int:
+    from archspec.cli.render import stdout
+
+    specs = _load_all(args.specs)
+    out = stdout()
+    for ref, spec in zip(args.specs, specs):
+        out.print(f"[green]ok[/] {ref} ({spec.name})")
+    return EXIT_OK
+
+
+def params(args: argparse.Namespace) -> int:
+    from archspec.analysis.compute import analyse
+    from archspec.cli.render import human, stdout
+
+    analyses = [analyse(spec) for spec in _load_all(args.specs)]
+    if args.json:
+        data = [a.params.to_dict() | _derived(a) for a in analyses]
+        print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+        return EXIT_OK
+    out = stdout()
+    for a in analyses:
+        p = a.params
+        line = f"[bold]{p.name}[/]: {human(p.total)} parameters"
+        if p.tied:
+            line += f" ({human(p.total_untied)} counting the tied output head separately)"
+        if p.active != p.total:
+            line += f", {human(p.active)} active per token"
+        out.print(line)
+        if args.detail:
+            out.print(_detail_table(a))
+    return EXIT_OK
+
+
+def _derived(a: object) -> dict[str, object]:
+    return {
+        "flops_per_token": a.flops_per_token,
+        "kv_cache_bytes_per_token": a.kv_cache_bytes_per_token,
+        "kv_cache_bytes_full_context": a.kv_cache_bytes_full_context,
+        "weight_bytes": a.weight_bytes,
+    }
+
+
+def _detail_table(a: object):
+    from rich.table import Table
+
+    from archspec.cli.render import human_bytes
+
+    p = a.params
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("component")
+    table.add_column("parameters", justify="right")
+    table.add_column("share", justify="right")
+    for name, n in p.breakdown.items():
+        table.add_row(name, f"{n:,}", f"{100 * n / p.total:.1f}%")
+    table.add_row("[bold]total[/]", f"[bold]{p.total:,}[/]", "")
+    if p.tied:
+        table.add_row("total, head untied", f"{p.total_untied:,}", "")
+    table.add_row("non-embedding", f"{p.non_embedding:,}", "")
+    if p.active != p.total:
+        table.add_row("active per token", f"{p.active:,}", "")
+    distinct = sorted({layer.total for layer in p.per_layer})
+    table.add_row("per layer", " / ".join(f"{n:,}" for n in distinct), f"x{len(p.per_layer)}")
+    table.add_row("forward FLOPs / token", f"{a.flops_per_token / 1e9:,.2f} G", "")
+    table.add_row("KV cache / token", human_bytes(a.kv_cache_bytes_per_token), "")
+    table.add_row("KV cache, full context", human_bytes(a.kv_cache_bytes_full_context), "")
+    for fmt, size in a.weight_bytes.items():
+        table.add_row(f"weights at {fmt}", human_bytes(size), "")
+    return table
+
+
+def diff(args: argparse.Namespace) -> int:
+    from archspec.analysis.diff import diff as compare
+    from archspec.cli.render import stdout
+
+    specs = _load_all(args.specs)
+    analyses, rows = compare(specs)
+    if args.json:
+        data = {
+            "models": [s.name for s in specs],
+            "rows": [
+                {
+                    "feature": r.feature,
+                    "values": list(r.values),
+                    "differs": r.differs,
+                    "effects": [None if e is None else e.__dict__ for e in r.effects],
+                }
+                for r in rows
+            ],
+        }
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="Architecture comparison", header_style="bold", show_lines=False)
+    table.add_column("feature", style="bold")
+    for spec in specs:
+        table.add_column(escape(spec.name))
+    for row in rows:
+        if not row.differs and not args.all:
+            continue
+        cells = []
+        for value, effect in zip(row.values, row.effects):
+            text = escape(value)
+            if row.differs and value != row.values[0]:
+                text = f"[yellow]{text}[/]"
+            if effect is not None:
+                text += f"\n[dim]{_effect_text(effect)}[/]"
+            cells.append(text)
+        table.add_row(escape(row.feature), *cells)
+    out = stdout()
+    out.print(table)
+    if len(specs) > 1:
+        out.print(
+            f"[dim]Highlighted: differs from {escape(specs[0].name)}. Under a value: what that knob alone "
+            f"would change in {escape(specs[0].name)} (parameters, KV cache per token, FLOPs per token)."
+            + ("" if args.all else " --all shows the rows that agree.")
+            + "[/]"
+        )
+    return EXIT_OK
+
+
+def _effect_text(e: object) -> str:
+    parts = []
+    if e.params:
+        parts.append(f"{_signed(e.params / 1e9, 'B')} params")
+    if e.kv_cache_bytes_per_token:
+        parts.append(f"KV {_signed(e.kv_cache_bytes_per_token / 1024, ' KiB')}/tok")
+    if e.flops_per_token:
+        parts.append(f"{_signed(e.flops_per_token / 1e9, ' GF')}/tok")
+    return ", ".join(parts) if parts else "no size change"
+
+
+def _signed(x: float, unit: str) -> str:
+    return f"{x:+.2f}{unit}" if abs(x) >= 0.01 else f"{x:+.3g}{unit}"
+
+
+def show(args: argparse.Namespace) -> int:
+    from archspec.spec.dump import to_yaml
+    from archspec.spec.resolve import resolved_dict
+
+    data = resolved_dict(load_spec(args.spec))
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(to_yaml(data), end="")
+    return EXIT_OK
+
+
+def list_specs(args: argparse.Namespace) -> int:
+    from archspec.analysis.params import count_params
+    from archspec.cli.render import human, stdout
+    from archspec.spec.shipped import shipped_names
+
+    specs = _load_all(shipped_names())
+    counts = [count_params(s) for s in specs]
+    if args.json:
+        print(json.dumps([{"name": c.name, "total": c.total, "total_untied": c.total_untied, "description": s.description} for s, c in zip(specs, counts)], indent=2))
+        return EXIT_OK
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(header_style="bold", box=None)
+    table.add_column("name")
+    table.add_column("parameters", justify="right")
+    table.add_column("untied", justify="right")
+    table.add_column("description")
+    for spec, c in zip(specs, counts):
+        table.add_row(escape(spec.name), human(c.total), human(c.total_untied) if c.tied else "", escape(spec.description))
+    stdout().print(table)
+    return EXIT_OK
+
+
+def schema(args: argparse.Namespace) -> int:
+    schema = ModelSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "archspec model spec"
+    print(json.dumps(schema, indent=2))
+    return EXIT_OK
+
+
+def build(args: argparse.Namespace) -> int:
+    from archspec.cli.build import run
+
+    return run(args)
+
+
+def import_hf(args: argparse.Namespace) -> int:
+    from archspec.cli.hf import import_hf as run
+
+    return run(args)
+
+
+def export_hf(args: argparse.Namespace) -> int:
+    from archspec.cli.hf import export_hf as run
+
+    return run(args)
+
+
+def check(args: argparse.Namespace) -> int:
+    from archspec.cli.hf import check as run
+
+    return run(args)
+
