@@ -1,0 +1,53 @@
+"""Dense feed-forward networks: a plain MLP or a gated linear unit (Shazeer 2020)."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from archspec.plan.types import FfnPlan
+
+ACTIVATIONS = {
+    "gelu": F.gelu,
+    "gelu_tanh": functools.partial(F.gelu, approximate="tanh"),
+    "relu": F.relu,
+    "silu": F.silu,
+}
+
+
+class MLP(nn.Module):
+    """down(act(up(x))) (GPT-2, phi-2, Falcon)."""
+
+    def __init__(self, plan: FfnPlan) -> None:
+        super().__init__()
+        self.act = ACTIVATIONS[plan.activation]
+        self.up_proj = nn.Linear(plan.d_model, plan.hidden_dim, bias=plan.bias)
+        self.down_proj = nn.Linear(plan.hidden_dim, plan.d_model, bias=plan.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(self.act(self.up_proj(x)))
+
+
+class GatedMLP(nn.Module):
+    """down(act(gate(x)) * up(x)): SwiGLU, GeGLU, ReGLU."""
+
+    def __init__(self, plan: FfnPlan) -> None:
+        super().__init__()
+        self.act = ACTIVATIONS[plan.activation]
+        self.gate_proj = nn.Linear(plan.d_model, plan.hidden_dim, bias=plan.bias)
+        self.up_proj = nn.Linear(plan.d_model, plan.hidden_dim, bias=plan.bias)
+        self.down_proj = nn.Linear(plan.hidden_dim, plan.d_model, bias=plan.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+
+
+def build_ffn(plan: FfnPlan) -> nn.Module:
+    if plan.moe:
+        from archspec.nn.moe import MixtureOfExperts
+
+        return MixtureOfExperts(plan)
+    return GatedMLP(plan) if plan.gated else MLP(plan)

@@ -1,0 +1,186 @@
+"""lower(spec) -> ModelPlan: resolve every choice of a spec, in one place, without torch."""
+
+from __future__ import annotations
+
+import math
+
+from archspec.analysis.params import count_params
+from archspec.plan.types import (
+    AttentionPlan,
+    FfnPlan,
+    LayerPlan,
+    ModelPlan,
+    NormPlan,
+    QKNormPlan,
+    RopePlan,
+)
+from archspec.spec import resolve
+from archspec.spec.dump import spec_sha256
+from archspec.spec.model import ModelSpec, NormSpec, RopePosition
+
+_ACTIVATIONS = {
+    "gelu": ("gelu", False, "GeluMLP"),
+    "gelu_tanh": ("gelu_tanh", False, "GeluTanhMLP"),
+    "relu": ("relu", False, "ReluMLP"),
+    "silu": ("silu", False, "SiluMLP"),
+    "swiglu": ("silu", True, "SwiGLU"),
+    "geglu": ("gelu", True, "GeGLU"),
+    "geglu_tanh": ("gelu_tanh", True, "GeGLUTanh"),
+    "reglu": ("relu", True, "ReGLU"),
+}
+
+
+def lower(spec: ModelSpec) -> ModelPlan:
+    """Resolve ``spec`` into a plan both backends (runtime module and generated code) follow."""
+    layer_specs = resolve.layer_specs(spec)
+    windows = tuple(dict.fromkeys(layer.attention.sliding_window for layer in layer_specs))
+    rope = _rope(spec.position, layer_specs[0].attention, spec.d_model) if spec.position.kind == "rope" else None
+    counts = count_params(spec)
+    return ModelPlan(
+        name=spec.name,
+        spec_sha256=spec_sha256(spec),
+        vocab_size=spec.vocab_size,
+        vocab_rows=resolve.vocab_rows(spec),
+        d_model=spec.d_model,
+        n_layers=spec.n_layers,
+        max_seq_len=spec.max_seq_len,
+        embed_scale=math.sqrt(spec.d_model) if spec.embedding.scale_by_sqrt_d_model else None,
+        position=spec.position.kind,
+        rope=rope,
+        alibi_slopes=alibi_slopes(spec.attention.n_heads) if spec.position.kind == "alibi" else None,
+        layers=tuple(_layer(spec, layer, windows) for layer in layer_specs),
+        windows=windows,
+        final_norm=norm_plan(spec.norm, spec.d_model) if spec.head.final_norm else None,
+        tie_embeddings=spec.head.tie_embeddings,
+        head_bias=spec.head.bias,
+        logit_softcap=spec.head.logit_softcap,
+        n_params=counts.total,
+        n_params_untied=counts.total_untied,
+    )
+
+
+def norm_plan(norm: NormSpec, width: int) -> NormPlan:
+    """A norm of ``width`` channels, named for what it is."""
+    upcast = norm.compute_dtype == "float32"
+    if norm.kind == "rmsnorm":
+        name = "GemmaRMSNorm" if norm.unit_offset else "RMSNorm"
+        return NormPlan("rmsnorm", width, norm.eps, True, False, norm.unit_offset, upcast, name)
+    if not norm.affine:
+        name = "NonParametricLayerNorm"
+    else:
+        name = "LayerNorm" if norm.bias else "LayerNormNoBias"
+    return NormPlan("layernorm", width, norm.eps, norm.affine, norm.affine and norm.bias, False, upcast, name)
+
+
+def alibi_slopes(n_heads: int) -> tuple[float, ...]:
+    """ALiBi head slopes: a geometric sequence from 2^(-8/n); for a head count that is not a power
+    of two, the closest power's slopes plus every other slope of the next (Press et al. 2022, 3)."""
+    closest = 2 ** math.floor(math.log2(n_heads))
+    base = [2 ** (-8 * (i + 1) / closest) for i in range(closest)]
+    extra = [2 ** (-4 * (2 * i + 1) / closest) for i in range(n_heads - closest)]
+    return tuple(base + extra)
+
+
+def _rope(position: RopePosition, attention: object, d_model: int) -> RopePlan:
+    head = resolve.head_dim(attention, d_model)
+    scaling = position.scaling
+    kind = "none" if scaling is None else scaling.kind
+    factor = 1.0 if scaling is None else scaling.factor
+    attention_factor = 1.0
+    if scaling is not None and scaling.kind == "yarn":
+        attention_factor = scaling.attention_factor or (0.1 * math.log(factor) + 1.0)
+    return RopePlan(
+        head_dim=head,
+        rotary_dim=resolve.rotary_dim(position, head),
+        theta=position.theta,
+        interleaved=position.layout == "interleaved",
+        scaling=kind,
+        factor=factor,
+        original_max_seq_len=getattr(scaling, "original_max_seq_len", 0) or 0,
+        low_freq_factor=getattr(scaling, "low_freq_factor", 1.0),
+        high_freq_factor=getattr(scaling, "high_freq_factor", 1.0),
+        beta_fast=getattr(scaling, "beta_fast", 32.0),
+        beta_slow=getattr(scaling, "beta_slow", 1.0),
+        attention_factor=attention_factor,
+    )
+
+
+def _attention(spec: ModelSpec, layer: resolve.LayerSpec) -> AttentionPlan:
+    att = layer.attention
+    hd = resolve.head_dim(att, spec.d_model)
+    kv = resolve.n_kv_heads(att)
+    bias = resolve.attention_bias(spec, att)
+    qk = None
+    if att.qk_norm is not None:
+        per_head = att.qk_norm.scope == "head"
+        q_width, k_width = (hd, hd) if per_head else (att.n_heads * hd, kv * hd)
+        qk = QKNormPlan(per_head, norm_plan(att.qk_norm.norm, q_width), norm_plan(att.qk_norm.norm, k_width))
+    if att.logit_softcap is not None:
+        name = "SoftcappedAttention"
+    elif kv == att.n_heads:
+        name = "MultiHeadAttention"
+    elif kv == 1:
+        name = "MultiQueryAttention"
+    else:
+        name = "GroupedQueryAttention"
+    return AttentionPlan(
+        d_model=spec.d_model,
+        n_heads=att.n_heads,
+        n_kv_heads=kv,
+        head_dim=hd,
+        q_bias=bias["q"],
+        k_bias=bias["k"],
+        v_bias=bias["v"],
+        o_bias=bias["o"],
+        scale=att.scale if att.scale is not None else hd**-0.5,
+        softcap=att.logit_softcap,
+        qkv_clip=att.qkv_clip,
+        qk_norm=qk,
+        rope=spec.position.kind == "rope",
+        class_name=name,
+    )
+
+
+def _ffn(spec: ModelSpec, layer: resolve.LayerSpec) -> FfnPlan:
+    ffn = layer.ffn
+    activation, gated, name = _ACTIVATIONS[ffn.activation]
+    moe = ffn.moe
+    return FfnPlan(
+        d_model=spec.d_model,
+        hidden_dim=ffn.hidden_dim,
+        activation=activation,
+        gated=gated,
+        bias=resolve.ffn_bias(spec, ffn),
+        class_name=f"MoE{name}" if moe else name,
+        n_experts=moe.n_experts if moe else 0,
+        experts_per_token=moe.experts_per_token if moe else 0,
+        normalize_top_k=moe.normalize_top_k if moe else True,
+        router_bias=moe.router_bias if moe else False,
+    )
+
+
+def _layer(spec: ModelSpec, layer: resolve.LayerSpec, windows: tuple[int | None, ...]) -> LayerPlan:
+    norm = norm_plan(spec.norm, spec.d_model)
+    placement = spec.block.placement
+    if spec.block.parallel_residual:
+        wiring = "parallel"
+        norms = (norm, None, None if resolve.shared_norm(spec) else norm, None)
+    elif placement == "post":
+        wiring = "post"
+        norms = (norm, None, norm, None)
+    else:
+        wiring = "sequential"
+        pre = norm if placement in ("pre", "sandwich") else None
+        post = norm if placement in ("branch_post", "sandwich") else None
+        norms = (pre, post, pre, post)
+    return LayerPlan(
+        index=layer.index,
+        wiring=wiring,
+        attn_norm=norms[0],
+        attn_post_norm=norms[1],
+        ffn_norm=norms[2],
+        ffn_post_norm=norms[3],
+        attention=_attention(spec, layer),
+        ffn=_ffn(spec, layer),
+        mask=windows.index(layer.attention.sliding_window),
+    )

@@ -1,0 +1,168 @@
+"""The model plan: every choice of a spec resolved into frozen, torch-free data.
+
+`nn/` builds modules from a plan and `codegen/` renders the same plan; neither reads the spec.
+Class names chosen here are the names the generated file uses, so they say what a part is
+(`GemmaRMSNorm`, `GroupedQueryAttention`, `SwiGLU`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class NormPlan:
+    """One normalisation layer."""
+
+    kind: Literal["layernorm", "rmsnorm"]
+    width: int
+    eps: float
+    weight: bool
+    """Learnable scale (False: parameter-free LayerNorm, OLMo)."""
+    bias: bool
+    """Learnable shift (LayerNorm only)."""
+    unit_offset: bool
+    """Scale by (1 + weight) (Gemma)."""
+    upcast: bool
+    """Compute in float32 and cast back."""
+    class_name: str
+
+    @property
+    def n_params(self) -> int:
+        return self.width * (int(self.weight) + int(self.bias))
+
+
+@dataclass(frozen=True)
+class RopePlan:
+    """Rotary embedding: which dimensions rotate, how the frequencies are made and scaled."""
+
+    head_dim: int
+    rotary_dim: int
+    theta: float
+    interleaved: bool
+    scaling: Literal["none", "linear", "ntk", "yarn", "llama3"]
+    factor: float
+    original_max_seq_len: int
+    low_freq_factor: float
+    high_freq_factor: float
+    beta_fast: float
+    beta_slow: float
+    attention_factor: float
+    """Multiplier of cos and sin (YaRN's temperature; 1.0 otherwise)."""
+
+    @property
+    def partial(self) -> bool:
+        return self.rotary_dim < self.head_dim
+
+
+@dataclass(frozen=True)
+class QKNormPlan:
+    """Norms applied to queries and keys: per head (`head`) or on the whole projection."""
+
+    per_head: bool
+    q: NormPlan
+    k: NormPlan
+
+
+@dataclass(frozen=True)
+class AttentionPlan:
+    """One layer's self-attention."""
+
+    d_model: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    q_bias: bool
+    k_bias: bool
+    v_bias: bool
+    o_bias: bool
+    scale: float
+    softcap: float | None
+    """Attention-logit soft-capping: needs explicit scores, so such layers skip fused SDPA."""
+    qkv_clip: float | None
+    qk_norm: QKNormPlan | None
+    rope: bool
+    """Queries and keys rotate (the model's RoPE tables are passed in)."""
+    class_name: str
+
+    @property
+    def n_rep(self) -> int:
+        return self.n_heads // self.n_kv_heads
+
+
+@dataclass(frozen=True)
+class FfnPlan:
+    """A dense feed-forward network, or a mixture of experts of such FFNs."""
+
+    d_model: int
+    hidden_dim: int
+    activation: Literal["gelu", "gelu_tanh", "relu", "silu"]
+    gated: bool
+    bias: bool
+    class_name: str
+    n_experts: int = 0
+    """0 for a dense FFN."""
+    experts_per_token: int = 0
+    normalize_top_k: bool = True
+    router_bias: bool = False
+
+    @property
+    def moe(self) -> bool:
+        return self.n_experts > 0
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """One transformer block: its wiring, norms and branches."""
+
+    index: int
+    wiring: Literal["sequential", "post", "parallel"]
+    """`sequential`: x + post(f(pre(x))) for pre, branch-post and sandwich placements (missing
+    norms are identities); `post`: norm(x + f(x)); `parallel`: x + attn(n1(x)) + ffn(n2(x))."""
+    attn_norm: NormPlan | None
+    attn_post_norm: NormPlan | None
+    ffn_norm: NormPlan | None
+    """For parallel wiring with a shared norm: None (the attention norm feeds both)."""
+    ffn_post_norm: NormPlan | None
+    attention: AttentionPlan
+    ffn: FfnPlan
+    mask: int
+    """Index into ModelPlan.windows: which attention mask this layer uses."""
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """A whole model with every choice made."""
+
+    name: str
+    spec_sha256: str
+    vocab_size: int
+    vocab_rows: int
+    d_model: int
+    n_layers: int
+    max_seq_len: int
+    embed_scale: float | None
+    """Embeddings times sqrt(d_model), the scale rounded to the running dtype (Gemma)."""
+    position: Literal["learned", "rope", "alibi", "none"]
+    rope: RopePlan | None
+    alibi_slopes: tuple[float, ...] | None
+    """One slope per head (Press et al. 2022), or None."""
+    layers: tuple[LayerPlan, ...]
+    windows: tuple[int | None, ...]
+    """Distinct attention windows used by the layers (None: full causal)."""
+    final_norm: NormPlan | None
+    tie_embeddings: bool
+    head_bias: bool
+    logit_softcap: float | None
+    n_params: int
+    n_params_untied: int
+
+    @property
+    def uniform_layers(self) -> bool:
+        """Whether every layer has the same structure (so one constructor call builds them all)."""
+        first = self.layers[0]
+        return all(
+            layer.attention == first.attention and layer.ffn == first.ffn and layer.mask == first.mask
+            for layer in self.layers
+        )
