@@ -45,7 +45,7 @@ class CausalMasks(nn.Module):
         super().__init__()
         self.windows = windows
 
-    def forward(self, T: int, S: int, device: torch.device) -> list[Mask]:
+    def forward(self, T: int, S: int, device: torch.device, dtype: torch.dtype) -> list[Mask]:
         return [self.mask(T, S, w, device) for w in self.windows]
 
     @staticmethod
@@ -65,11 +65,11 @@ class AlibiMasks(CausalMasks):
         super().__init__(windows)
         self.register_buffer("slopes", torch.tensor(slopes, dtype=torch.float32), persistent=False)
 
-    def forward(self, T: int, S: int, device: torch.device) -> list[Mask]:
+    def forward(self, T: int, S: int, device: torch.device, dtype: torch.dtype) -> list[Mask]:
         distance = torch.arange(S - T, S, device=device)[:, None] - torch.arange(S, device=device)[None, :]
         bias = -self.slopes[:, None, None] * distance  # (H, T, S)
         return [
-            Mask(bias.masked_fill(~causal_allowed(T, S, w, device), float("-inf"))[None], False)
+            Mask(bias.masked_fill(~causal_allowed(T, S, w, device), float("-inf"))[None].to(dtype), False)
             for w in self.windows
         ]
 
@@ -113,8 +113,8 @@ class Transformer(nn.Module):
         positions = torch.arange(start, start + T, device=input_ids.device)
         x = self.pos_embed(self.embed_scale(self.embed(input_ids)), positions)
         tables = self.rotary(positions)
-        masks = self.masks(T, S, input_ids.device)
-        for layer, m in zip(self.layers, self.layer_masks):
+        masks = self.masks(T, S, input_ids.device, x.dtype)
+        for layer, m in zip(self.layers, self.layer_masks, strict=True):
             x = layer(x, tables, masks[m], cache, start)
         if cache is not None:
             cache.length = start + T

@@ -15,11 +15,7 @@ def rope_inv_freq(plan: RopePlan) -> torch.Tensor:
     """Inverse frequencies of the rotary pairs, scaled as the plan says (float32, like the references)."""
     dim = plan.rotary_dim
     exponents = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim
-    if plan.scaling == "ntk":
-        # NTK-aware: stretch the base so the lowest frequency interpolates by `factor`.
-        inv_freq = 1.0 / ((plan.theta * plan.factor ** (dim / (dim - 2))) ** exponents)
-        return inv_freq
-    inv_freq = 1.0 / (plan.theta**exponents)
+    inv_freq = 1.0 / (plan.base**exponents)
     if plan.scaling == "linear":
         return inv_freq / plan.factor
     if plan.scaling == "llama3":

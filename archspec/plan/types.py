@@ -55,6 +55,13 @@ class RopePlan:
     def partial(self) -> bool:
         return self.rotary_dim < self.head_dim
 
+    @property
+    def base(self) -> float:
+        """Base of the frequencies; NTK-aware scaling stretches it to theta * factor ** (d / (d - 2))."""
+        if self.scaling == "ntk":
+            return self.theta * self.factor ** (self.rotary_dim / (self.rotary_dim - 2))
+        return self.theta
+
 
 @dataclass(frozen=True)
 class QKNormPlan:

@@ -1,0 +1,129 @@
+"""`archspec build`: generated source files (with --check for staleness) or a runtime module."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+from pathlib import Path
+
+from archspec.cli.main import EXIT_INVALID, EXIT_OK
+from archspec.errors import SpecError, UsageError
+from archspec.spec.load import load_spec
+from archspec.spec.model import ModelSpec
+from archspec.spec.shipped import find_spec
+
+
+def _source_path(ref: str) -> str:
+    """How a generated header names its spec: relative to the working directory when inside it."""
+    path = find_spec(ref)
+    if path is None:
+        raise UsageError(f"no spec file or shipped spec named '{ref}'")
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return f"specs/{resolved.name}" if resolved.parent.name == "specs" else resolved.as_posix()
+
+
+def run(args: argparse.Namespace) -> int:
+    specs: list[tuple[str, ModelSpec]] = []
+    issues = []
+    for ref in args.specs:
+        try:
+            specs.append((ref, load_spec(ref)))
+        except SpecError as err:
+            issues += err.issues
+    if issues:
+        raise SpecError(issues)
+    if args.emit == "module":
+        if args.check:
+            raise UsageError("--check applies to --emit code")
+        return _modules([spec for _, spec in specs], args.device)
+    return _code(specs, Path(args.output), args.check)
+
+
+def _code(specs: list[tuple[str, ModelSpec]], out_dir: Path, check: bool) -> int:
+    from archspec.cli.render import stderr, stdout
+    from archspec.codegen.emit import emit_code, module_filename
+    from archspec.fileio import write_atomic
+
+    rendered = [(out_dir / module_filename(spec), emit_code(spec, source_path=_source_path(ref))) for ref, spec in specs]
+    names = [path.name for path, _ in rendered]
+    if len(set(names)) != len(names):
+        raise UsageError(f"two specs would write the same file: {sorted(n for n in names if names.count(n) > 1)}")
+    console = stdout()
+    if check:
+        stale = 0
+        for path, text in rendered:
+            old = path.read_text(encoding="utf-8") if path.is_file() else None
+            if old == text:
+                console.print(f"[green]up to date[/] {path}")
+                continue
+            stale += 1
+            if old is None:
+                console.print(f"[red]missing[/] {path}")
+                continue
+            console.print(f"[red]stale[/] {path}")
+            diff = difflib.unified_diff(old.splitlines(True), text.splitlines(True), f"{path} (committed)", f"{path} (regenerated)")
+            console.out("".join(diff), highlight=False, end="")
+        if stale:
+            stderr().print(f"[bold red]{stale} generated file(s) out of date[/]: run archspec build without --check")
+            return EXIT_INVALID
+        return EXIT_OK
+    for path, text in rendered:
+        write_atomic(path, text)
+        console.print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _modules(specs: list[ModelSpec], device: str | None) -> int:
+    from archspec.analysis.params import count_params
+    from archspec.cli.render import human, human_bytes, stderr, stdout
+    from archspec.cli.tree import module_tree
+
+    console = stdout()
+    for spec in specs:
+        counts = count_params(spec)
+        target = device
+        if target is None:
+            need, have = counts.total * 4, _available_memory()
+            target = "cpu"
+            if have is not None and need > have // 2:
+                target = "meta"
+                stderr().print(
+                    f"[yellow]note:[/] {spec.name} needs {human_bytes(need)} in float32 and "
+                    f"{human_bytes(have)} is available: building on the meta device (structure only). "
+                    "Pass --device cpu to force."
+                )
+        import torch
+
+        from archspec.nn.model import build_model
+
+        try:
+            model = build_model(spec, device=target)
+        except (RuntimeError, ValueError) as err:
+            raise UsageError(f"cannot build on device '{target}': {err}") from None
+        built = sum(p.numel() for p in model.parameters())
+        console.print(module_tree(model, f"{spec.name} on {target}"))
+        ok = built == counts.total
+        mark = "[green]matches[/]" if ok else "[bold red]DOES NOT MATCH[/]"
+        console.print(f"{human(built)} parameters built ({built:,}); analytic count {counts.total:,}: {mark}")
+        del model, torch
+        if not ok:
+            return EXIT_INVALID
+    return EXIT_OK

@@ -1,0 +1,202 @@
+"""emit(plan) -> one readable, self-contained PyTorch file ("one model, one file").
+
+The plan has made every choice; this module only decides what to render: one class per distinct
+component plan (named by the plan, numbered when two differ under one name), in dependency order.
+Templates stay dumb: they loop, include, and test precomputed booleans.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from archspec.analysis.params import count_params
+from archspec.codegen import filters
+from archspec.plan.lower import lower
+from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, NormPlan
+from archspec.spec.model import ModelSpec
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass
+class _Names:
+    """Assigns each distinct component plan a class name, numbering repeats of a base name."""
+
+    names: dict[Any, str] = field(default_factory=dict)
+    used: dict[str, int] = field(default_factory=dict)
+
+    def __call__(self, key: Any, base: str) -> str:
+        if key not in self.names:
+            n = self.used.get(base, 0) + 1
+            self.used[base] = n
+            self.names[key] = base if n == 1 else f"{base}{n}"
+        return self.names[key]
+
+
+def _norm_key(plan: NormPlan) -> tuple[Any, ...]:
+    """Norms differ as classes by behaviour and eps, not by width (a constructor argument)."""
+    return (plan.kind, plan.eps, plan.weight, plan.bias, plan.unit_offset, plan.upcast)
+
+
+@dataclass(frozen=True)
+class BlockView:
+    """What the block template needs: the wiring and the class of each part."""
+
+    name: str
+    wiring: str
+    attn_norm: str | None
+    attn_post_norm: str | None
+    ffn_norm: str | None
+    ffn_post_norm: str | None
+    attention: str
+    ffn: str
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters.update(
+        py=filters.py,
+        comment=filters.comment,
+        doc=filters.doc,
+        tuple_literal=filters.tuple_literal,
+        wrap=filters.wrap,
+    )
+    return env
+
+
+def emit_code(spec: ModelSpec, *, source_path: str | None = None) -> str:
+    """Render the generated PyTorch source of ``spec``: byte-identical for equal specs.
+
+    Args:
+        spec: A validated spec.
+        source_path: How the header names the spec file (default `specs/<name>.yaml`).
+    """
+    plan = lower(spec)
+    return _environment().get_template("model.py.j2").render(**context(spec, plan, source_path))
+
+
+def module_filename(spec: ModelSpec) -> str:
+    """File name of a spec's generated module: its name made a Python identifier, e.g. `gemma_7b.py`."""
+    stem = re.sub(r"[^0-9A-Za-z_]", "_", spec.name)
+    return f"m_{stem}.py" if stem[0].isdigit() else f"{stem}.py"
+
+
+def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[str, Any]:
+    """Everything the templates render, computed here so that templates need no logic."""
+    names = _Names()
+    norms: dict[str, NormPlan] = {}
+    attentions: dict[str, AttentionPlan] = {}
+    ffns: dict[str, FfnPlan] = {}
+    blocks: dict[str, BlockView] = {}
+
+    def norm(p: NormPlan | None) -> str | None:
+        if p is None:
+            return None
+        name = names(("norm",) + _norm_key(p), p.class_name)
+        norms.setdefault(name, p)
+        return name
+
+    layer_blocks = []
+    for layer in plan.layers:
+        attn_name = names(("attn", layer.attention), layer.attention.class_name)
+        attentions.setdefault(attn_name, layer.attention)
+        if layer.attention.qk_norm is not None:
+            norm(layer.attention.qk_norm.q)
+            norm(layer.attention.qk_norm.k)
+        ffn_name = names(("ffn", layer.ffn), layer.ffn.class_name)
+        ffns.setdefault(ffn_name, layer.ffn)
+        view = _block_view(layer, attn_name, ffn_name, norm)
+        block_name = names(("block", view), "Block")
+        blocks.setdefault(block_name, BlockView(block_name, *list(view)))
+        layer_blocks.append(block_name)
+    final_norm = norm(plan.final_norm)
+    counts = count_params(spec)
+    return {
+        "spec": spec,
+        "plan": plan,
+        "source_path": source_path or f"specs/{spec.name}.yaml",
+        "counts": counts,
+        "features": features(spec, plan),
+        "norms": norms,
+        "attentions": attentions,
+        "ffns": ffns,
+        "blocks": blocks,
+        "layer_blocks": layer_blocks,
+        "uniform_blocks": len(set(layer_blocks)) == 1,
+        "final_norm": final_norm,
+        "sliding": any(w is not None for w in plan.windows),
+        "any_softcap": any(a.softcap is not None for a in attentions.values()),
+        "any_sdpa": any(a.softcap is None for a in attentions.values()),
+        "any_gated": any(f.gated for f in ffns.values()),
+        "moe": any(f.moe for f in ffns.values()),
+        "activations": sorted({f.activation for f in ffns.values()}),
+        "single_mask": len(plan.windows) == 1,
+        "names_of_norm": lambda p: names.names[("norm",) + _norm_key(p)],
+        "ffn_doc": {name: _FFN_DOC[f.class_name.removeprefix("MoE")] for name, f in ffns.items()},
+    }
+
+
+_FFN_DOC = {
+    "SwiGLU": "SwiGLU feed-forward (SiLU gate)",
+    "GeGLU": "GeGLU feed-forward (exact GELU gate)",
+    "GeGLUTanh": "GeGLU feed-forward (tanh-approximated GELU gate, as Gemma)",
+    "ReGLU": "ReGLU feed-forward (ReLU gate)",
+    "GeluMLP": "MLP feed-forward with exact GELU",
+    "GeluTanhMLP": "MLP feed-forward with tanh-approximated GELU (GPT-2's gelu_new)",
+    "ReluMLP": "MLP feed-forward with ReLU",
+    "SiluMLP": "MLP feed-forward with SiLU",
+}
+
+
+def _block_view(layer: LayerPlan, attn: str, ffn: str, norm: Any) -> tuple[Any, ...]:
+    return (
+        layer.wiring,
+        norm(layer.attn_norm),
+        norm(layer.attn_post_norm),
+        norm(layer.ffn_norm),
+        norm(layer.ffn_post_norm),
+        attn,
+        ffn,
+    )
+
+
+def features(spec: ModelSpec, plan: ModelPlan) -> list[str]:
+    """Notable features for the header, in plain words."""
+    from archspec.analysis.diff import KNOBS
+
+    wanted = {
+        "norm",
+        "norm placement",
+        "activation",
+        "attention",
+        "head size",
+        "position",
+        "sliding window",
+        "attn logit softcap",
+        "final logit softcap",
+        "qkv clip",
+        "qk norm",
+        "mixture of experts",
+        "bias",
+        "tied embeddings",
+        "embedding x sqrt(d)",
+    }
+    out = []
+    for knob in KNOBS:
+        if knob.feature in wanted:
+            value = knob.show(spec)
+            if value not in ("—", "no"):
+                out.append(f"{knob.feature}: {value}")
+    return out
