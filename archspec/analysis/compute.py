@@ -11,7 +11,9 @@ from archspec.analysis.params import ParamCount, count_params
 from archspec.spec import resolve
 from archspec.spec.model import ModelSpec
 
-DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+KV_BYTES = 2
+"""KV-cache figures assume a 16-bit cache (bf16/fp16), how these models are served, whatever the
+dtype of the published weights, so that models compare on equal terms."""
 WEIGHT_FORMATS = {"fp32": 32, "bf16": 16, "int8": 8, "int4": 4}
 """Bits per weight for the memory figures (int8/int4: weights only, no quantisation scales)."""
 
@@ -28,7 +30,7 @@ class Analysis:
     context a layer attends to, min(max_seq_len, window) (Kaplan et al. 2020, Table 1; PaLM,
     Chowdhery et al. 2022, Appendix B; one multiply-add = 2 FLOPs)."""
     kv_cache_bytes_per_token: int
-    """Keys and values of one token over all layers, at the spec's dtype: sum_l 2 * n_kv_heads * head_dim * bytes."""
+    """Keys and values of one token over all layers in a 16-bit cache: sum_l 2 * n_kv_heads * head_dim * 2."""
     kv_cache_bytes_full_context: int
     """KV cache of one sequence at max_seq_len; a sliding-window layer keeps only its window."""
     weight_bytes: dict[str, int]
@@ -44,14 +46,13 @@ def analyse(spec: ModelSpec) -> Analysis:
     """Compute every derived figure of ``spec``."""
     params = count_params(spec)
     layers = resolve.layer_specs(spec)
-    dtype_bytes = DTYPE_BYTES[spec.dtype]
     kv_token = 0
     kv_full = 0
     attention_flops = 0
     for layer in layers:
         att = layer.attention
         hd = resolve.head_dim(att, spec.d_model)
-        per_token = 2 * resolve.n_kv_heads(att) * hd * dtype_bytes
+        per_token = 2 * resolve.n_kv_heads(att) * hd * KV_BYTES
         context = min(spec.max_seq_len, att.sliding_window or spec.max_seq_len)
         kv_token += per_token
         kv_full += per_token * context

@@ -192,7 +192,7 @@ def diff(specs: list[ModelSpec]) -> tuple[list[Analysis], list[Row]]:
         ("parameters, head untied", lambda a: _billions(a.params.total_untied)),
         ("non-embedding params", lambda a: _billions(a.params.non_embedding)),
         ("active params / token", lambda a: _billions(a.params.active)),
-        ("KV cache / token", lambda a: _bytes(a.kv_cache_bytes_per_token)),
+        ("KV cache / token (16-bit)", lambda a: _bytes(a.kv_cache_bytes_per_token)),
         ("forward GFLOPs / token", lambda a: f"{a.flops_per_token / 1e9:.1f}"),
     )
     for feature, show in summaries:

@@ -87,8 +87,8 @@ def _detail_table(a: object):
     distinct = sorted({layer.total for layer in p.per_layer})
     table.add_row("per layer", " / ".join(f"{n:,}" for n in distinct), f"x{len(p.per_layer)}")
     table.add_row("forward FLOPs / token", f"{a.flops_per_token / 1e9:,.2f} G", "")
-    table.add_row("KV cache / token", human_bytes(a.kv_cache_bytes_per_token), "")
-    table.add_row("KV cache, full context", human_bytes(a.kv_cache_bytes_full_context), "")
+    table.add_row("KV cache / token (16-bit)", human_bytes(a.kv_cache_bytes_per_token), "")
+    table.add_row("KV cache, full context (16-bit)", human_bytes(a.kv_cache_bytes_full_context), "")
     for fmt, size in a.weight_bytes.items():
         table.add_row(f"weights at {fmt}", human_bytes(size), "")
     return table
@@ -149,16 +149,18 @@ def diff(args: argparse.Namespace) -> int:
 def _effect_text(e: object) -> str:
     parts = []
     if e.params:
-        parts.append(f"{_signed(e.params / 1e9, 'B')} params")
+        parts.append(f"{_signed(e.params)} params")
     if e.kv_cache_bytes_per_token:
-        parts.append(f"KV {_signed(e.kv_cache_bytes_per_token / 1024, ' KiB')}/tok")
+        parts.append(f"KV {'+' if e.kv_cache_bytes_per_token > 0 else '-'}{abs(e.kv_cache_bytes_per_token) / 1024:g} KiB")
     if e.flops_per_token:
-        parts.append(f"{_signed(e.flops_per_token / 1e9, ' GF')}/tok")
-    return ", ".join(parts) if parts else "no size change"
+        parts.append(f"{e.flops_per_token / 1e9:+.3g} GF")
+    return " · ".join(parts) if parts else "no size change"
 
 
-def _signed(x: float, unit: str) -> str:
-    return f"{x:+.2f}{unit}" if abs(x) >= 0.01 else f"{x:+.3g}{unit}"
+def _signed(n: int) -> str:
+    from archspec.cli.render import human
+
+    return ("+" if n > 0 else "-") + human(abs(n))
 
 
 def show(args: argparse.Namespace) -> int:
