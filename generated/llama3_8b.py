@@ -48,8 +48,8 @@ class RMSNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.float()  # statistics in float32, as the reference does
-        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-        return (h * self.weight.to(h.dtype)).to(x.dtype)
+        scale = self.weight.to(h.dtype)
+        return F.rms_norm(h, (h.shape[-1],), scale, self.eps).to(x.dtype)
 
 
 ROPE_BASE = 500000.0

@@ -11,21 +11,18 @@ from archspec.plan.types import NormPlan
 
 
 class RMSNorm(nn.Module):
-    """x / rms(x) * w (Zhang & Sennrich 2019), statistics in `compute_dtype`."""
+    """x / rms(x) * w (Zhang & Sennrich 2019), statistics in `compute_dtype`, fused by F.rms_norm."""
 
     def __init__(self, plan: NormPlan) -> None:
         super().__init__()
         self.eps = plan.eps
+        self.width = plan.width
         self.compute_dtype = torch.float32 if plan.upcast else None
         self.weight = nn.Parameter(torch.ones(plan.width))
 
-    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.to(self.compute_dtype or x.dtype)
-        return h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self._normalize(x)
-        return (h * self.weight.to(h.dtype)).to(x.dtype)
+        dtype = self.compute_dtype or x.dtype
+        return F.rms_norm(x.to(dtype), (self.width,), self.weight.to(dtype), self.eps).to(x.dtype)
 
 
 class GemmaRMSNorm(RMSNorm):
@@ -36,8 +33,9 @@ class GemmaRMSNorm(RMSNorm):
         nn.init.zeros_(self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self._normalize(x)
-        return (h * (1.0 + self.weight.to(h.dtype))).to(x.dtype)
+        dtype = self.compute_dtype or x.dtype
+        scale = 1.0 + self.weight.to(dtype)
+        return F.rms_norm(x.to(dtype), (self.width,), scale, self.eps).to(x.dtype)
 
 
 class LayerNorm(nn.Module):
