@@ -184,11 +184,18 @@ class MoESwiGLU(nn.Module):
         probs = torch.softmax(self.router(x), dim=-1, dtype=torch.float32)  # (N, n_experts)
         weights, experts = torch.topk(probs, self.top_k, dim=-1)  # (N, top_k)
         weights = weights / weights.sum(dim=-1, keepdim=True)  # renormalise over the chosen experts
-        weights = weights.to(x.dtype).flatten()  # (N * top_k,)
+        weights = weights.to(x.dtype)
+        if torch.compiler.is_compiling():
+            return self.dense(x, weights, experts).view(shape)
+        return self.sparse(x, weights, experts).view(shape)
+
+    def sparse(self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
+        """Each expert runs on its own tokens only (sizes depend on the data)."""
         flat = experts.flatten()  # (N * top_k,)
         order = torch.argsort(flat, stable=True)
         tokens = order // self.top_k  # token of each (token, expert) pair, sorted by expert
         counts = torch.bincount(flat, minlength=self.n_experts).tolist()
+        weights = weights.flatten()  # (N * top_k,)
         out = torch.zeros_like(x)
         start = 0
         for e, n in enumerate(counts):
@@ -197,7 +204,17 @@ class MoESwiGLU(nn.Module):
                 y = self.expert(e, x[idx]) * weights[order[start : start + n], None]
                 out.index_add_(0, idx, y)
             start += n
-        return out.view(shape)
+        return out
+
+    def dense(self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
+        """Every expert on every token, weighted by the routing (zero where not chosen): static
+        shapes, so torch.compile captures one graph; the same sum as `sparse`."""
+        gates = torch.zeros(x.shape[0], self.n_experts, dtype=x.dtype, device=x.device)
+        gates = gates.scatter(1, experts, weights)  # (N, n_experts)
+        out = torch.zeros_like(x)
+        for e in range(self.n_experts):
+            out = out + gates[:, e, None] * self.expert(e, x)
+        return out
 
 
 class Block(nn.Module):

@@ -65,7 +65,9 @@ def test_cli_commands_without_torch(argv: list[str]) -> None:
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "sys.exit(0 if rc in (0, 1) else rc)\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=PACKAGE.parent)
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, cwd=PACKAGE.parent
+    )
 
 
 LAYERS = {

@@ -65,7 +65,12 @@ def _norm(spec: ModelSpec) -> str:
 
 def _placement(spec: ModelSpec) -> str:
     b = spec.block
-    names = {"pre": "pre-norm", "post": "post-norm", "branch_post": "post-branch norm", "sandwich": "sandwich"}
+    names = {
+        "pre": "pre-norm",
+        "post": "post-norm",
+        "branch_post": "post-branch norm",
+        "sandwich": "sandwich",
+    }
     text = names[b.placement]
     if b.parallel_residual:
         text += ", parallel attn+FFN" + (" (shared norm)" if resolve.shared_norm(spec) else "")
@@ -136,19 +141,58 @@ KNOBS: tuple[Knob, ...] = (
     Knob("mixture of experts", _moe, (("ffn", "moe"),)),
     Knob("attention", _attention_kind, (("attention", "n_heads"), ("attention", "n_kv_heads"))),
     Knob("heads", lambda s: str(s.attention.n_heads), (("attention", "n_heads"),)),
-    Knob("kv heads", lambda s: str(resolve.n_kv_heads(s.attention)), (("attention", "n_kv_heads"),)),
-    Knob("head size", lambda s: str(resolve.head_dim(s.attention, s.d_model)), (("attention", "head_dim"),)),
+    Knob(
+        "kv heads", lambda s: str(resolve.n_kv_heads(s.attention)), (("attention", "n_kv_heads"),)
+    ),
+    Knob(
+        "head size",
+        lambda s: str(resolve.head_dim(s.attention, s.d_model)),
+        (("attention", "head_dim"),),
+    ),
     Knob("sliding window", _windows, (("attention", "sliding_window"), ("layer_overrides",))),
-    Knob("attn logit softcap", lambda s: _opt(s.attention.logit_softcap), (("attention", "logit_softcap"),)),
+    Knob(
+        "attn logit softcap",
+        lambda s: _opt(s.attention.logit_softcap),
+        (("attention", "logit_softcap"),),
+    ),
     Knob("qkv clip", lambda s: _opt(s.attention.qkv_clip), (("attention", "qkv_clip"),)),
-    Knob("qk norm", lambda s: "—" if s.attention.qk_norm is None else s.attention.qk_norm.scope, (("attention", "qk_norm"),)),
+    Knob(
+        "qk norm",
+        lambda s: "—" if s.attention.qk_norm is None else s.attention.qk_norm.scope,
+        (("attention", "qk_norm"),),
+    ),
     Knob("norm", _norm, (("norm",),)),
     Knob("norm placement", _placement, (("block",),)),
     Knob("position", _position, (("position",),)),
-    Knob("bias", _bias, (("bias",), ("attention", "q_bias"), ("attention", "k_bias"), ("attention", "v_bias"), ("attention", "o_bias"), ("ffn", "bias"))),
-    Knob("vocab", lambda s: f"{s.vocab_size}" + (f" (padded {s.padded_vocab_size})" if s.padded_vocab_size else ""), (("vocab_size",), ("padded_vocab_size",))),
-    Knob("tied embeddings", lambda s: "yes" if s.head.tie_embeddings else "no", (("head", "tie_embeddings"),)),
-    Knob("embedding x sqrt(d)", lambda s: "yes" if s.embedding.scale_by_sqrt_d_model else "no", (("embedding",),)),
+    Knob(
+        "bias",
+        _bias,
+        (
+            ("bias",),
+            ("attention", "q_bias"),
+            ("attention", "k_bias"),
+            ("attention", "v_bias"),
+            ("attention", "o_bias"),
+            ("ffn", "bias"),
+        ),
+    ),
+    Knob(
+        "vocab",
+        lambda s: (
+            f"{s.vocab_size}" + (f" (padded {s.padded_vocab_size})" if s.padded_vocab_size else "")
+        ),
+        (("vocab_size",), ("padded_vocab_size",)),
+    ),
+    Knob(
+        "tied embeddings",
+        lambda s: "yes" if s.head.tie_embeddings else "no",
+        (("head", "tie_embeddings"),),
+    ),
+    Knob(
+        "embedding x sqrt(d)",
+        lambda s: "yes" if s.embedding.scale_by_sqrt_d_model else "no",
+        (("embedding",),),
+    ),
     Knob("head bias", lambda s: "yes" if s.head.bias else "no", (("head", "bias"),)),
     Knob("final logit softcap", lambda s: _opt(s.head.logit_softcap), (("head", "logit_softcap"),)),
     Knob("context", lambda s: str(s.max_seq_len), (("max_seq_len",),)),
@@ -164,7 +208,9 @@ def _explicit(spec: ModelSpec) -> dict[str, Any]:
     return data
 
 
-def _transplant(base: dict[str, Any], other: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+def _transplant(
+    base: dict[str, Any], other: dict[str, Any], paths: tuple[tuple[str, ...], ...]
+) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for path in paths:
         src, dst = other, out
@@ -185,7 +231,11 @@ def diff(specs: list[ModelSpec]) -> tuple[list[Analysis], list[Row]]:
         differs = len(set(values)) > 1
         effects: list[Effect | None] = [None]
         for i in range(1, len(specs)):
-            effects.append(_effect(knob, explicit[0], explicit[i], base, specs[0].name) if differs and values[i] != values[0] else None)
+            effects.append(
+                _effect(knob, explicit[0], explicit[i], base, specs[0].name)
+                if differs and values[i] != values[0]
+                else None
+            )
         rows.append(Row(knob.feature, values, differs, tuple(effects)))
     summaries = (
         ("parameters", lambda a: _billions(a.params.total)),
@@ -201,7 +251,9 @@ def diff(specs: list[ModelSpec]) -> tuple[list[Analysis], list[Row]]:
     return analyses, rows
 
 
-def _effect(knob: Knob, base: dict[str, Any], other: dict[str, Any], base_analysis: Analysis, name: str) -> Effect | None:
+def _effect(
+    knob: Knob, base: dict[str, Any], other: dict[str, Any], base_analysis: Analysis, name: str
+) -> Effect | None:
     data = _transplant(base, other, knob.paths)
     try:
         changed = analyse(ModelSpec.model_validate(dict(data, name=name)))
@@ -209,6 +261,7 @@ def _effect(knob: Knob, base: dict[str, Any], other: dict[str, Any], base_analys
         return None
     return Effect(
         params=changed.params.total - base_analysis.params.total,
-        kv_cache_bytes_per_token=changed.kv_cache_bytes_per_token - base_analysis.kv_cache_bytes_per_token,
+        kv_cache_bytes_per_token=changed.kv_cache_bytes_per_token
+        - base_analysis.kv_cache_bytes_per_token,
         flops_per_token=changed.flops_per_token - base_analysis.flops_per_token,
     )

@@ -95,7 +95,9 @@ def expert_params(spec: ModelSpec, ffn: FfnSpec) -> int:
     """One dense FFN: up (and gate, for GLU variants) then down projection, with biases."""
     n_in = 2 if resolve.is_gated(ffn) else 1
     bias = resolve.ffn_bias(spec, ffn)
-    return (n_in + 1) * spec.d_model * ffn.hidden_dim + bias * (n_in * ffn.hidden_dim + spec.d_model)
+    return (n_in + 1) * spec.d_model * ffn.hidden_dim + bias * (
+        n_in * ffn.hidden_dim + spec.d_model
+    )
 
 
 def ffn_params(spec: ModelSpec, ffn: FfnSpec) -> tuple[int, int]:

@@ -48,10 +48,15 @@ def _code(specs: list[tuple[str, ModelSpec]], out_dir: Path, check: bool) -> int
     from archspec.codegen.emit import emit_code, module_filename
     from archspec.fileio import write_atomic
 
-    rendered = [(out_dir / module_filename(spec), emit_code(spec, source_path=_source_path(ref))) for ref, spec in specs]
+    rendered = [
+        (out_dir / module_filename(spec), emit_code(spec, source_path=_source_path(ref)))
+        for ref, spec in specs
+    ]
     names = [path.name for path, _ in rendered]
     if len(set(names)) != len(names):
-        raise UsageError(f"two specs would write the same file: {sorted(n for n in names if names.count(n) > 1)}")
+        raise UsageError(
+            f"two specs would write the same file: {sorted(n for n in names if names.count(n) > 1)}"
+        )
     console = stdout()
     if check:
         stale = 0
@@ -65,10 +70,17 @@ def _code(specs: list[tuple[str, ModelSpec]], out_dir: Path, check: bool) -> int
                 console.print(f"[red]missing[/] {path}")
                 continue
             console.print(f"[red]stale[/] {path}")
-            diff = difflib.unified_diff(old.splitlines(True), text.splitlines(True), f"{path} (committed)", f"{path} (regenerated)")
+            diff = difflib.unified_diff(
+                old.splitlines(True),
+                text.splitlines(True),
+                f"{path} (committed)",
+                f"{path} (regenerated)",
+            )
             console.out("".join(diff), highlight=False, end="")
         if stale:
-            stderr().print(f"[bold red]{stale} generated file(s) out of date[/]: run archspec build without --check")
+            stderr().print(
+                f"[bold red]{stale} generated file(s) out of date[/]: run archspec build without --check"
+            )
             return EXIT_INVALID
         return EXIT_OK
     for path, text in rendered:
@@ -122,7 +134,9 @@ def _modules(specs: list[ModelSpec], device: str | None) -> int:
         console.print(module_tree(model, f"{spec.name} on {target}"))
         ok = built == counts.total
         mark = "[green]matches[/]" if ok else "[bold red]DOES NOT MATCH[/]"
-        console.print(f"{human(built)} parameters built ({built:,}); analytic count {counts.total:,}: {mark}")
+        console.print(
+            f"{human(built)} parameters built ({built:,}); analytic count {counts.total:,}: {mark}"
+        )
         del model, torch
         if not ok:
             return EXIT_INVALID

@@ -29,7 +29,7 @@ def validate(args: argparse.Namespace) -> int:
 
     specs = _load_all(args.specs)
     out = stdout()
-    for ref, spec in zip(args.specs, specs):
+    for ref, spec in zip(args.specs, specs, strict=True):
         out.print(f"[green]ok[/] {ref} ({spec.name})")
     return EXIT_OK
 
@@ -126,7 +126,7 @@ def diff(args: argparse.Namespace) -> int:
         if not row.differs and not args.all:
             continue
         cells = []
-        for value, effect in zip(row.values, row.effects):
+        for value, effect in zip(row.values, row.effects, strict=True):
             text = escape(value)
             if row.differs and value != row.values[0]:
                 text = f"[yellow]{text}[/]"
@@ -151,7 +151,9 @@ def _effect_text(e: object) -> str:
     if e.params:
         parts.append(f"{_signed(e.params)} params")
     if e.kv_cache_bytes_per_token:
-        parts.append(f"KV {'+' if e.kv_cache_bytes_per_token > 0 else '-'}{abs(e.kv_cache_bytes_per_token) / 1024:g} KiB")
+        parts.append(
+            f"KV {'+' if e.kv_cache_bytes_per_token > 0 else '-'}{abs(e.kv_cache_bytes_per_token) / 1024:g} KiB"
+        )
     if e.flops_per_token:
         parts.append(f"{e.flops_per_token / 1e9:+.3g} GF")
     return " · ".join(parts) if parts else "no size change"
@@ -183,7 +185,20 @@ def list_specs(args: argparse.Namespace) -> int:
     specs = _load_all(shipped_names())
     counts = [count_params(s) for s in specs]
     if args.json:
-        print(json.dumps([{"name": c.name, "total": c.total, "total_untied": c.total_untied, "description": s.description} for s, c in zip(specs, counts)], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": c.name,
+                        "total": c.total,
+                        "total_untied": c.total_untied,
+                        "description": s.description,
+                    }
+                    for s, c in zip(specs, counts, strict=True)
+                ],
+                indent=2,
+            )
+        )
         return EXIT_OK
     from rich.markup import escape
     from rich.table import Table
@@ -193,8 +208,13 @@ def list_specs(args: argparse.Namespace) -> int:
     table.add_column("parameters", justify="right")
     table.add_column("untied", justify="right")
     table.add_column("description")
-    for spec, c in zip(specs, counts):
-        table.add_row(escape(spec.name), human(c.total), human(c.total_untied) if c.tied else "", escape(spec.description))
+    for spec, c in zip(specs, counts, strict=True):
+        table.add_row(
+            escape(spec.name),
+            human(c.total),
+            human(c.total_untied) if c.tied else "",
+            escape(spec.description),
+        )
     stdout().print(table)
     return EXIT_OK
 
@@ -229,4 +249,3 @@ def check(args: argparse.Namespace) -> int:
     from archspec.cli.hf import check as run
 
     return run(args)
-

@@ -55,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(metavar="COMMAND")
 
-    def command(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.set_defaults(handler=handler)
         return p
@@ -67,12 +69,18 @@ def _parser() -> argparse.ArgumentParser:
     p = command("params", c.params, "Count parameters exactly, without building anything.")
     p.add_argument("specs", nargs="+", metavar="SPEC")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--detail", action="store_true", help="breakdown, per-layer counts, FLOPs, KV cache, memory")
+    p.add_argument(
+        "--detail", action="store_true", help="breakdown, per-layer counts, FLOPs, KV cache, memory"
+    )
     p = command("diff", c.diff, "Compare specs side by side, like a paper's architecture table.")
     p.add_argument("specs", nargs="+", metavar="SPEC")
     p.add_argument("--all", action="store_true", help="also show rows where all specs agree")
     p.add_argument("--json", action="store_true")
-    p = command("show", c.show, "Print the fully resolved spec (extends applied, defaults and derived values written out).")
+    p = command(
+        "show",
+        c.show,
+        "Print the fully resolved spec (extends applied, defaults and derived values written out).",
+    )
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--json", action="store_true")
     p = command("list", c.list_specs, "List the shipped specs with their parameter counts.")
@@ -81,17 +89,36 @@ def _parser() -> argparse.ArgumentParser:
     p = command("build", c.build, "Compile specs to generated PyTorch source or a runtime module.")
     p.add_argument("specs", nargs="+", metavar="SPEC")
     p.add_argument("--emit", choices=("code", "module"), default="code")
-    p.add_argument("-o", "--output", default="generated", help="output folder for --emit code (default: generated/)")
-    p.add_argument("--check", action="store_true", help="regenerate in memory; show a diff and exit 1 when stale")
-    p.add_argument("--device", default=None, help="--emit module: device (default: cpu, or meta when it would not fit in memory)")
-    p = command("import-hf", c.import_hf, "Read a Hugging Face config.json (or model folder) as a spec.")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="generated",
+        help="output folder for --emit code (default: generated/)",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="regenerate in memory; show a diff and exit 1 when stale",
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        help="--emit module: device (default: cpu, or meta when it would not fit in memory)",
+    )
+    p = command(
+        "import-hf", c.import_hf, "Read a Hugging Face config.json (or model folder) as a spec."
+    )
     p.add_argument("path", metavar="PATH")
     p.add_argument("-o", "--output", default=None, help="write the spec here instead of stdout")
     p.add_argument("--name", default=None, help="spec name (default: the folder name)")
     p = command("export-hf", c.export_hf, "Write a spec as a Hugging Face config.json.")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("-o", "--output", default=None, help="write config.json here instead of stdout")
-    p = command("check", c.check, "Compare a spec with a safetensors checkpoint by reading only its header(s).")
+    p = command(
+        "check",
+        c.check,
+        "Compare a spec with a safetensors checkpoint by reading only its header(s).",
+    )
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("path", metavar="PATH", help="model folder, .safetensors file or index json")
     return parser

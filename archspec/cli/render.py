@@ -23,7 +23,9 @@ def print_spec_error(err: SpecError, console: Console) -> None:
     n = len(err.issues)
     console.print(f"[bold red]error:[/] {n} problem{'s' if n != 1 else ''} in spec")
     for issue in err.issues:
-        console.print(f"  [bold]{escape(issue.location)}[/]: [cyan]{escape(issue.dotted_path)}[/]: {escape(issue.message)}")
+        console.print(
+            f"  [bold]{escape(issue.location)}[/]: [cyan]{escape(issue.dotted_path)}[/]: {escape(issue.message)}"
+        )
         if issue.suggestion:
             console.print(f"      did you mean [green]{escape(issue.suggestion)}[/]?")
         if issue.allowed:

@@ -11,7 +11,9 @@ def _count(module: nn.Module) -> int:
 
 
 def _signature(module: nn.Module) -> tuple:
-    return tuple((name, tuple(p.shape)) for name, p in module.named_parameters()) + (type(module).__name__,)
+    return tuple((name, tuple(p.shape)) for name, p in module.named_parameters()) + (
+        type(module).__name__,
+    )
 
 
 def module_tree(model: nn.Module, title: str) -> Tree:
@@ -22,7 +24,11 @@ def module_tree(model: nn.Module, title: str) -> Tree:
 
 
 def _add(node: Tree, module: nn.Module) -> None:
-    children = [(name, child) for name, child in module.named_children() if not isinstance(child, nn.Identity)]
+    children = [
+        (name, child)
+        for name, child in module.named_children()
+        if not isinstance(child, nn.Identity)
+    ]
     if isinstance(module, nn.ModuleList):
         i = 0
         while i < len(children):
@@ -32,7 +38,10 @@ def _add(node: Tree, module: nn.Module) -> None:
                 j += 1
             name, child = children[i]
             label = name if i == j else f"{name}–{children[j][0]} ({j - i + 1} x)"
-            sub = node.add(f"{label}: {type(child).__name__} [cyan]{_count(child):,}[/]" + (" each" if i != j else ""))
+            sub = node.add(
+                f"{label}: {type(child).__name__} [cyan]{_count(child):,}[/]"
+                + (" each" if i != j else "")
+            )
             _add(sub, child)
             i = j + 1
         return

@@ -84,13 +84,17 @@ class Attention(nn.Module):
         B, T, _ = x.shape
         q, k, v = self.clip(self.q_proj(x)), self.clip(self.k_proj(x)), self.clip(self.v_proj(x))
         q = self.q_norm(q.view(B, T, -1, self.q_norm_width)).view(B, T, self.n_heads, self.head_dim)
-        k = self.k_norm(k.view(B, T, -1, self.k_norm_width)).view(B, T, self.n_kv_heads, self.head_dim)
+        k = self.k_norm(k.view(B, T, -1, self.k_norm_width)).view(
+            B, T, self.n_kv_heads, self.head_dim
+        )
         v = v.view(B, T, self.n_kv_heads, self.head_dim)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, heads, T, hd)
         q, k = self.rotation(q, k, tables)
         return q, k, v
 
-    def forward(self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int
+    ) -> torch.Tensor:
         B, T, _ = x.shape
         q, k, v = self.project(x, tables)
         if cache is not None:
@@ -100,7 +104,13 @@ class Attention(nn.Module):
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Mask) -> torch.Tensor:
         return F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask.mask, is_causal=mask.is_causal, scale=self.scale, enable_gqa=self.enable_gqa
+            q,
+            k,
+            v,
+            attn_mask=mask.mask,
+            is_causal=mask.is_causal,
+            scale=self.scale,
+            enable_gqa=self.enable_gqa,
         )
 
 
@@ -126,10 +136,18 @@ class SoftcappedAttention(Attention):
 def additive_mask(mask: Mask, T: int, S: int, like: torch.Tensor) -> torch.Tensor:
     """A Mask as a float tensor to add to scores (0 where allowed, -inf where not)."""
     if mask.mask is None:
-        allowed = causal_allowed(T, S, None, like.device) if mask.is_causal else torch.ones(T, S, dtype=torch.bool, device=like.device)
-        return torch.zeros(T, S, dtype=like.dtype, device=like.device).masked_fill(~allowed, float("-inf"))
+        allowed = (
+            causal_allowed(T, S, None, like.device)
+            if mask.is_causal
+            else torch.ones(T, S, dtype=torch.bool, device=like.device)
+        )
+        return torch.zeros(T, S, dtype=like.dtype, device=like.device).masked_fill(
+            ~allowed, float("-inf")
+        )
     if mask.mask.dtype == torch.bool:
-        return torch.zeros(mask.mask.shape, dtype=like.dtype, device=like.device).masked_fill(~mask.mask, float("-inf"))
+        return torch.zeros(mask.mask.shape, dtype=like.dtype, device=like.device).masked_fill(
+            ~mask.mask, float("-inf")
+        )
     return mask.mask.to(like.dtype)
 
 

@@ -25,7 +25,9 @@ class SequentialBlock(nn.Module):
         self.ffn = build_ffn(plan.ffn)
         self.ffn_post_norm = build_norm(plan.ffn_post_norm)
 
-    def forward(self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int
+    ) -> torch.Tensor:
         x = x + self.attn_post_norm(self.attn(self.attn_norm(x), tables, mask, cache, start))
         return x + self.ffn_post_norm(self.ffn(self.ffn_norm(x)))
 
@@ -40,7 +42,9 @@ class PostNormBlock(nn.Module):
         self.ffn = build_ffn(plan.ffn)
         self.ffn_norm = build_norm(plan.ffn_norm)
 
-    def forward(self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int
+    ) -> torch.Tensor:
         x = self.attn_norm(x + self.attn(x, tables, mask, cache, start))
         return self.ffn_norm(x + self.ffn(x))
 
@@ -54,7 +58,9 @@ class SharedNormParallelBlock(nn.Module):
         self.attn = build_attention(plan.attention, rope, plan.index)
         self.ffn = build_ffn(plan.ffn)
 
-    def forward(self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int
+    ) -> torch.Tensor:
         h = self.attn_norm(x)
         return x + self.attn(h, tables, mask, cache, start) + self.ffn(h)
 
@@ -69,13 +75,23 @@ class ParallelBlock(nn.Module):
         self.ffn_norm = build_norm(plan.ffn_norm)
         self.ffn = build_ffn(plan.ffn)
 
-    def forward(self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int) -> torch.Tensor:
-        return x + self.attn(self.attn_norm(x), tables, mask, cache, start) + self.ffn(self.ffn_norm(x))
+    def forward(
+        self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int
+    ) -> torch.Tensor:
+        return (
+            x
+            + self.attn(self.attn_norm(x), tables, mask, cache, start)
+            + self.ffn(self.ffn_norm(x))
+        )
 
 
 def build_block(plan: LayerPlan, rope: RopePlan | None) -> nn.Module:
     if plan.wiring == "parallel":
-        return ParallelBlock(plan, rope) if plan.ffn_norm is not None else SharedNormParallelBlock(plan, rope)
+        return (
+            ParallelBlock(plan, rope)
+            if plan.ffn_norm is not None
+            else SharedNormParallelBlock(plan, rope)
+        )
     if plan.wiring == "post":
         return PostNormBlock(plan, rope)
     return SequentialBlock(plan, rope)

@@ -23,10 +23,15 @@ class KVCache:
     ) -> None:
         self.max_len = max_len
         self.length = 0
-        self.keys = [torch.zeros(batch_size, kv, max_len, hd, device=device, dtype=dtype) for kv, hd in shapes]
+        self.keys = [
+            torch.zeros(batch_size, kv, max_len, hd, device=device, dtype=dtype)
+            for kv, hd in shapes
+        ]
         self.values = [torch.zeros_like(k) for k in self.keys]
 
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor, start: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (B, KV, T, hd) at positions start..start+T; return all keys and values so far."""
         end = start + k.shape[2]
         if end > self.max_len:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 
@@ -66,10 +65,15 @@ class AlibiMasks(CausalMasks):
         self.register_buffer("slopes", torch.tensor(slopes, dtype=torch.float32), persistent=False)
 
     def forward(self, T: int, S: int, device: torch.device, dtype: torch.dtype) -> list[Mask]:
-        distance = torch.arange(S - T, S, device=device)[:, None] - torch.arange(S, device=device)[None, :]
+        distance = (
+            torch.arange(S - T, S, device=device)[:, None] - torch.arange(S, device=device)[None, :]
+        )
         bias = -self.slopes[:, None, None] * distance  # (H, T, S)
         return [
-            Mask(bias.masked_fill(~causal_allowed(T, S, w, device), float("-inf"))[None].to(dtype), False)
+            Mask(
+                bias.masked_fill(~causal_allowed(T, S, w, device), float("-inf"))[None].to(dtype),
+                False,
+            )
             for w in self.windows
         ]
 
@@ -85,19 +89,27 @@ class Transformer(nn.Module):
         super().__init__()
         self.plan = plan
         self.embed = nn.Embedding(plan.vocab_rows, plan.d_model)
-        self.embed_scale = EmbedScale(plan.embed_scale) if plan.embed_scale is not None else nn.Identity()
+        self.embed_scale = (
+            EmbedScale(plan.embed_scale) if plan.embed_scale is not None else nn.Identity()
+        )
         learned = plan.position == "learned"
-        self.pos_embed = LearnedPositions(plan.max_seq_len, plan.d_model) if learned else NoPositions()
+        self.pos_embed = (
+            LearnedPositions(plan.max_seq_len, plan.d_model) if learned else NoPositions()
+        )
         self.rotary = Rotary(plan.rope) if plan.rope is not None else NoRotary()
         slopes = plan.alibi_slopes
-        self.masks = AlibiMasks(plan.windows, slopes) if slopes is not None else CausalMasks(plan.windows)
+        self.masks = (
+            AlibiMasks(plan.windows, slopes) if slopes is not None else CausalMasks(plan.windows)
+        )
         self.layers = nn.ModuleList(build_block(layer, plan.rope) for layer in plan.layers)
         self.layer_masks = tuple(layer.mask for layer in plan.layers)
         self.final_norm = build_norm(plan.final_norm)
         self.lm_head = nn.Linear(plan.d_model, plan.vocab_rows, bias=plan.head_bias)
         if plan.tie_embeddings:
             self.lm_head.weight = self.embed.weight
-        self.softcap = SoftCap(plan.logit_softcap) if plan.logit_softcap is not None else nn.Identity()
+        self.softcap = (
+            SoftCap(plan.logit_softcap) if plan.logit_softcap is not None else nn.Identity()
+        )
 
     def forward(
         self,
@@ -123,12 +135,21 @@ class Transformer(nn.Module):
         return self.softcap(self.lm_head(self.final_norm(x)))
 
     def new_cache(
-        self, batch_size: int, max_len: int, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+        self,
+        batch_size: int,
+        max_len: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> KVCache:
         """An empty KV cache for ``batch_size`` sequences of up to ``max_len`` tokens."""
         ref = self.embed.weight
-        shapes = [(layer.attention.n_kv_heads, layer.attention.head_dim) for layer in self.plan.layers]
-        return KVCache(shapes, batch_size, max_len, device=device or ref.device, dtype=dtype or ref.dtype)
+        shapes = [
+            (layer.attention.n_kv_heads, layer.attention.head_dim) for layer in self.plan.layers
+        ]
+        return KVCache(
+            shapes, batch_size, max_len, device=device or ref.device, dtype=dtype or ref.dtype
+        )
 
     @torch.no_grad()
     def generate(
@@ -192,5 +213,3 @@ def build_model(
         model.to(dtype)
     model.spec = spec if isinstance(spec, ModelSpec) else None
     return model
-
-

@@ -36,13 +36,17 @@ class Experts(nn.Module):
 
     def expert(self, e: int, x: torch.Tensor) -> torch.Tensor:
         """Expert e applied to x (n, d_model)."""
-        up = nn.functional.linear(x, self.up_proj[e], None if self.up_bias is None else self.up_bias[e])
+        up = nn.functional.linear(
+            x, self.up_proj[e], None if self.up_bias is None else self.up_bias[e]
+        )
         if self.gate_proj is not None:
             gate_bias = None if self.gate_bias is None else self.gate_bias[e]
             up = self.act(nn.functional.linear(x, self.gate_proj[e], gate_bias)) * up
         else:
             up = self.act(up)
-        return nn.functional.linear(up, self.down_proj[e], None if self.down_bias is None else self.down_bias[e])
+        return nn.functional.linear(
+            up, self.down_proj[e], None if self.down_bias is None else self.down_bias[e]
+        )
 
 
 class MixtureOfExperts(nn.Module):
@@ -68,16 +72,34 @@ class MixtureOfExperts(nn.Module):
         shape = x.shape
         x = x.reshape(-1, shape[-1])  # (N, d_model)
         weights, experts = self.route(x)
+        if torch.compiler.is_compiling():
+            return self.dense(x, weights, experts).view(shape)
+        return self.sparse(x, weights, experts).view(shape)
+
+    def sparse(self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
+        """Each expert runs on its own tokens only (sizes depend on the data)."""
         flat = experts.flatten()  # (N * k,)
         order = torch.argsort(flat, stable=True)
         tokens = order // self.top_k  # token of each sorted (token, expert) pair
         counts = torch.bincount(flat, minlength=self.n_experts).tolist()
+        weights = weights.flatten()
         out = torch.zeros_like(x)
         start = 0
         for e, n in enumerate(counts):
             if n:
                 idx = tokens[start : start + n]
-                y = self.experts.expert(e, x[idx]) * weights.flatten()[order[start : start + n], None]
-                out.index_add_(0, idx, y)
+                out.index_add_(
+                    0, idx, self.experts.expert(e, x[idx]) * weights[order[start : start + n], None]
+                )
             start += n
-        return out.view(shape)
+        return out
+
+    def dense(self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
+        """Every expert on every token, weighted by the routing (zero where not chosen): static
+        shapes, so torch.compile captures one graph; the same sum as `sparse`."""
+        gates = torch.zeros(x.shape[0], self.n_experts, dtype=x.dtype, device=x.device)
+        gates = gates.scatter(1, experts, weights)  # (N, n_experts)
+        out = torch.zeros_like(x)
+        for e in range(self.n_experts):
+            out = out + gates[:, e, None] * self.experts.expert(e, x)
+        return out

@@ -118,7 +118,9 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rotate) 
     return x * cos.to(x.dtype) + rotate(x) * sin.to(x.dtype)
 
 
-def apply_partial_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rotate) -> torch.Tensor:
+def apply_partial_rotary(
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rotate
+) -> torch.Tensor:
     """Rotate the first rotary_dim dimensions of x (B, H, T, head_dim); pass the rest (phi-2)."""
     rot = cos.shape[-1]
     x_rot, x_pass = x[..., :rot], x[..., rot:]

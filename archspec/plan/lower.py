@@ -34,7 +34,11 @@ def lower(spec: ModelSpec) -> ModelPlan:
     """Resolve ``spec`` into a plan both backends (runtime module and generated code) follow."""
     layer_specs = resolve.layer_specs(spec)
     windows = tuple(dict.fromkeys(layer.attention.sliding_window for layer in layer_specs))
-    rope = _rope(spec.position, layer_specs[0].attention, spec.d_model) if spec.position.kind == "rope" else None
+    rope = (
+        _rope(spec.position, layer_specs[0].attention, spec.d_model)
+        if spec.position.kind == "rope"
+        else None
+    )
     counts = count_params(spec)
     return ModelPlan(
         name=spec.name,
@@ -47,7 +51,9 @@ def lower(spec: ModelSpec) -> ModelPlan:
         embed_scale=math.sqrt(spec.d_model) if spec.embedding.scale_by_sqrt_d_model else None,
         position=spec.position.kind,
         rope=rope,
-        alibi_slopes=alibi_slopes(spec.attention.n_heads) if spec.position.kind == "alibi" else None,
+        alibi_slopes=alibi_slopes(spec.attention.n_heads)
+        if spec.position.kind == "alibi"
+        else None,
         layers=tuple(_layer(spec, layer, windows) for layer in layer_specs),
         windows=windows,
         final_norm=norm_plan(spec.norm, spec.d_model) if spec.head.final_norm else None,
@@ -69,7 +75,9 @@ def norm_plan(norm: NormSpec, width: int) -> NormPlan:
         name = "NonParametricLayerNorm"
     else:
         name = "LayerNorm" if norm.bias else "LayerNormNoBias"
-    return NormPlan("layernorm", width, norm.eps, norm.affine, norm.affine and norm.bias, False, upcast, name)
+    return NormPlan(
+        "layernorm", width, norm.eps, norm.affine, norm.affine and norm.bias, False, upcast, name
+    )
 
 
 def alibi_slopes(n_heads: int) -> tuple[float, ...]:
@@ -114,7 +122,9 @@ def _attention(spec: ModelSpec, layer: resolve.LayerSpec) -> AttentionPlan:
     if att.qk_norm is not None:
         per_head = att.qk_norm.scope == "head"
         q_width, k_width = (hd, hd) if per_head else (att.n_heads * hd, kv * hd)
-        qk = QKNormPlan(per_head, norm_plan(att.qk_norm.norm, q_width), norm_plan(att.qk_norm.norm, k_width))
+        qk = QKNormPlan(
+            per_head, norm_plan(att.qk_norm.norm, q_width), norm_plan(att.qk_norm.norm, k_width)
+        )
     if att.logit_softcap is not None:
         name = "SoftcappedAttention"
     elif kv == att.n_heads:

@@ -170,6 +170,8 @@ class ModelPlan:
         """Whether every layer has the same structure (so one constructor call builds them all)."""
         first = self.layers[0]
         return all(
-            layer.attention == first.attention and layer.ffn == first.ffn and layer.mask == first.mask
+            layer.attention == first.attention
+            and layer.ffn == first.ffn
+            and layer.mask == first.mask
             for layer in self.layers
         )

@@ -31,10 +31,16 @@ def _default(field: Any) -> str:
     value = field.default_factory() if field.default_factory is not None else field.default
     if isinstance(value, BaseModel):
         return "see below"
-    return "`null`" if value is None else f"`{value}`".replace("`True`", "`true`").replace("`False`", "`false`")
+    return (
+        "`null`"
+        if value is None
+        else f"`{value}`".replace("`True`", "`true`").replace("`False`", "`false`")
+    )
 
 
-def _rows(model: type[BaseModel], prefix: str, seen: set[type]) -> list[tuple[str, type[BaseModel], str, str]]:
+def _rows(
+    model: type[BaseModel], prefix: str, seen: set[type]
+) -> list[tuple[str, type[BaseModel], str, str]]:
     rows = []
     nested = []
     for name, field in model.model_fields.items():
@@ -75,11 +81,15 @@ def _users(path: str, model: type[BaseModel], specs: list[ModelSpec]) -> str:
     names = []
     for spec in specs:
         value = _value_at(spec, parts)
-        if value is _MISSING or not isinstance(_value_at(spec, parts[:-1]) if len(parts) > 1 else spec, model):
+        if value is _MISSING or not isinstance(
+            _value_at(spec, parts[:-1]) if len(parts) > 1 else spec, model
+        ):
             continue
         if parts[-1] == "kind":
             parent = _value_at(spec, parts[:-2]) if len(parts) > 2 else spec
-            owner_default = _field_default(type(parent), parts[-2]) if isinstance(parent, BaseModel) else None
+            owner_default = (
+                _field_default(type(parent), parts[-2]) if isinstance(parent, BaseModel) else None
+            )
             default = getattr(owner_default, "kind", None)
         else:
             default = _field_default(model, parts[-1])
@@ -95,7 +105,12 @@ def markdown_reference() -> str:
 
     specs = [load_spec(name) for name in shipped_names()]
     rows = _rows(ModelSpec, "", {ModelSpec})
-    lines = [BEGIN, "", "| field | default | meaning | shipped specs that set it |", "|---|---|---|---|"]
+    lines = [
+        BEGIN,
+        "",
+        "| field | default | meaning | shipped specs that set it |",
+        "|---|---|---|---|",
+    ]
     for path, model, default, doc in rows:
         metadata = path in ("name", "description", "source", "extends")
         users = "" if metadata else _users(path, model, specs)

@@ -95,7 +95,12 @@ def rotary_dim(position: RopePosition, head_size: int) -> int:
 
 def attention_bias(spec: ModelSpec, attention: AttentionSpec) -> dict[str, bool]:
     """The four projection bias flags with the global default applied."""
-    flags = {"q": attention.q_bias, "k": attention.k_bias, "v": attention.v_bias, "o": attention.o_bias}
+    flags = {
+        "q": attention.q_bias,
+        "k": attention.k_bias,
+        "v": attention.v_bias,
+        "o": attention.o_bias,
+    }
     return {name: spec.bias if flag is None else flag for name, flag in flags.items()}
 
 
