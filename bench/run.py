@@ -1,0 +1,402 @@
+"""archspec against the reference implementation (Hugging Face transformers), one machine, one run.
+
+Every row is a ratio of times, archspec / reference (below 1.0: archspec is faster), from the
+median of several interleaved runs after warm-up, with the spread (min-max of the per-run ratio).
+Both models hold the same weights: the reference model is built from the spec's exported
+config.json, saved as safetensors, and loaded into archspec with archspec.hf.load_pretrained.
+
+    python bench/run.py                 # full suite (tens of minutes on 2 CPU cores)
+    python bench/run.py --smoke         # tiny sizes, one repeat: proves the script still runs
+    python bench/run.py --out bench/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import io
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+import archspec
+from archspec.codegen.emit import emit_code
+from archspec.hf.config import spec_to_hf_config
+from archspec.hf.loader import load_state_dict_into
+from archspec.spec.model import ModelSpec
+from archspec.spec.shipped import shipped_names
+from archspec.spec.shrink import shrink
+
+FAMILIES = {
+    "llama": "llama2-7b",
+    "gemma": "gemma-7b",
+    "mistral": "mistral-7b",
+    "mixtral": "mixtral-8x7b",
+}
+SIZES = {
+    # name: (d_model, n_layers, n_heads, n_kv_heads, ffn hidden, moe hidden, vocab)
+    "smoke": (64, 2, 4, 2, 128, 64, 512),
+    "20M": (256, 4, 4, 2, 688, 344, 32000),
+    "120M": (768, 12, 12, 4, 2048, 1024, 32000),
+}
+BATCH, SEQ, WINDOW = 4, 256, 128
+PROMPT, NEW_TOKENS = 32, 128
+
+
+def bench_spec(family: str, size: str) -> ModelSpec:
+    """A shipped family's spec shrunk to a benchmark size; the family's features stay (Gemma's
+    head size independent of width, Mistral's sliding window shorter than the sequence)."""
+    d, layers, heads, kv, hidden, moe_hidden, vocab = SIZES[size]
+    data = archspec.load_spec(FAMILIES[family]).model_dump(mode="json")
+    data.update(
+        name=f"{family}-{size}", vocab_size=vocab, d_model=d, n_layers=layers, max_seq_len=1024
+    )
+    att = data["attention"]
+    att.update(n_heads=heads, n_kv_heads=heads if family == "gemma" else kv)
+    att["head_dim"] = 64 if family == "gemma" else None
+    if family == "mistral":
+        att["sliding_window"] = WINDOW
+    data["ffn"]["hidden_dim"] = moe_hidden if data["ffn"]["moe"] else hidden
+    return ModelSpec.model_validate(data)
+
+
+@dataclass
+class Pair:
+    """The reference model, the archspec runtime module and the generated module, same weights."""
+
+    spec: ModelSpec
+    reference: torch.nn.Module
+    runtime: torch.nn.Module
+    generated: torch.nn.Module
+
+
+def make_pair(spec: ModelSpec) -> Pair:
+    import transformers
+
+    config = spec_to_hf_config(spec)
+    model_type = config.pop("model_type")
+    hf_config = transformers.AutoConfig.for_model(model_type, **config)
+    torch.manual_seed(0)
+    reference = transformers.AutoModelForCausalLM.from_config(hf_config).eval()
+    with tempfile.TemporaryDirectory() as folder:
+        reference.save_pretrained(folder, safe_serialization=True)
+        runtime = load_state_dict_into(archspec.build_model(spec), folder).eval()
+    module = types.ModuleType(f"generated_{spec.name}")
+    exec(compile(emit_code(spec), f"<generated {spec.name}>", "exec"), module.__dict__)
+    generated = module.build_model().eval()
+    generated.load_state_dict(runtime.state_dict())
+    return Pair(spec, reference, runtime, generated)
+
+
+@dataclass
+class Timing:
+    """Per-run seconds of the candidate and the baseline, interleaved."""
+
+    candidate: list[float]
+    baseline: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.candidate) / statistics.median(self.baseline)
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        ratios = [c / b for c, b in zip(self.candidate, self.baseline, strict=True)]
+        return min(ratios), max(ratios)
+
+
+def interleaved(
+    candidate: Callable[[], object], baseline: Callable[[], object], repeats: int, warmup: int = 1
+) -> Timing:
+    """Alternate the two so that machine noise hits both alike; warm-up runs are not counted."""
+    for _ in range(warmup):
+        candidate()
+        baseline()
+    cand, base = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        candidate()
+        cand.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        baseline()
+        base.append(time.perf_counter() - start)
+    return Timing(cand, base)
+
+
+@dataclass
+class Row:
+    section: str
+    case: str
+    candidate: str
+    baseline: str
+    timing: Timing | None
+    note: str = ""
+
+
+def forward_rows(pairs: list[Pair], repeats: int, batch: int, seq: int) -> list[Row]:
+    rows = []
+    for pair in pairs:
+        ids = torch.randint(0, pair.spec.vocab_size, (batch, seq))
+        tokens = batch * seq
+        with torch.no_grad():
+            t = interleaved(lambda: pair.runtime(ids), lambda: pair.reference(ids).logits, repeats)
+            note = f"{tokens / statistics.median(t.candidate):,.0f} vs {tokens / statistics.median(t.baseline):,.0f} tok/s"
+            rows.append(Row("1. forward, fp32", pair.spec.name, "runtime", "transformers", t, note))
+            g = interleaved(lambda: pair.generated(ids), lambda: pair.runtime(ids), repeats)
+            rows.append(Row("2. generated vs runtime", pair.spec.name, "generated", "runtime", g))
+    return rows
+
+
+def decode_rows(pairs: list[Pair], repeats: int, prompt: int, new_tokens: int) -> list[Row]:
+    rows = []
+    for pair in pairs:
+        ids = torch.randint(0, pair.spec.vocab_size, (1, prompt))
+
+        def ours() -> torch.Tensor:
+            return pair.runtime.generate(ids, new_tokens)
+
+        def theirs() -> torch.Tensor:
+            return pair.reference.generate(
+                ids,
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
+                do_sample=False,
+                pad_token_id=0,
+            )
+
+        with torch.no_grad():
+            same = torch.equal(ours(), theirs())
+            t = interleaved(ours, theirs, repeats)
+        note = f"{new_tokens / statistics.median(t.candidate):,.1f} vs {new_tokens / statistics.median(t.baseline):,.1f} tok/s"
+        note += "; same tokens" if same else "; tokens differ (fp32 near-ties)"
+        rows.append(
+            Row(
+                f"3. greedy decode, {new_tokens} tokens",
+                pair.spec.name,
+                "runtime",
+                "transformers",
+                t,
+                note,
+            )
+        )
+    return rows
+
+
+def train_rows(pairs: list[Pair], repeats: int, batch: int, seq: int) -> list[Row]:
+    rows = []
+    for pair in pairs:
+        ids = torch.randint(0, pair.spec.vocab_size, (batch, seq))
+        steps = {}
+        for name, model, logits_of in (
+            ("runtime", pair.runtime, lambda m: m(ids)),
+            ("reference", pair.reference, lambda m: m(ids).logits),
+        ):
+            model.train()
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+            def step(
+                model: torch.nn.Module = model,
+                optimizer: torch.optim.Optimizer = optimizer,
+                logits_of: Callable = logits_of,
+            ) -> None:
+                logits = logits_of(model)
+                loss = torch.nn.functional.cross_entropy(
+                    logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1)
+                )
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+
+            steps[name] = step
+        t = interleaved(steps["runtime"], steps["reference"], repeats)
+        pair.runtime.eval()
+        pair.reference.eval()
+        rows.append(
+            Row("4. train step (fwd+bwd+AdamW)", pair.spec.name, "runtime", "transformers", t)
+        )
+    return rows
+
+
+def compile_rows(
+    pairs: list[Pair], repeats: int, batch: int, seq: int, all_specs: bool
+) -> list[Row]:
+    rows = []
+    for pair in pairs:
+        ids = torch.randint(0, pair.spec.vocab_size, (batch, seq))
+        torch._dynamo.reset()
+        compiled = torch.compile(pair.runtime, fullgraph=True)
+        with torch.no_grad():
+            start = time.perf_counter()
+            out = compiled(ids)
+            compile_s = time.perf_counter() - start
+            err = (out - pair.runtime(ids)).abs().max().item()
+            t = interleaved(lambda: compiled(ids), lambda: pair.runtime(ids), repeats)
+        note = f"fullgraph=True, inductor; first call {compile_s:.1f} s; max |diff| {err:.1e}"
+        rows.append(
+            Row("5. torch.compile speed-up", pair.spec.name, "compiled", "eager runtime", t, note)
+        )
+    if all_specs:
+        ok, failed = [], []
+        for name in shipped_names():
+            spec = shrink(archspec.load_spec(name))
+            model = archspec.build_model(spec).eval()
+            torch._dynamo.reset()
+            try:
+                with torch.no_grad():
+                    torch.compile(model, fullgraph=True, backend="eager")(
+                        torch.randint(0, spec.vocab_size, (2, 16))
+                    )
+                ok.append(name)
+            except Exception as err:  # noqa: BLE001 - reported in the table
+                failed.append(f"{name}: {str(err).splitlines()[0][:80]}")
+        note = f"{len(ok)}/{len(ok) + len(failed)} shipped specs compile with fullgraph=True (no graph breaks)"
+        rows.append(
+            Row(
+                "5. torch.compile speed-up",
+                "every shipped spec",
+                "-",
+                "-",
+                None,
+                note + ("; " + "; ".join(failed) if failed else ""),
+            )
+        )
+    return rows
+
+
+def cli_rows(repeats: int) -> list[Row]:
+    def run(*argv: str) -> Callable[[], None]:
+        return lambda: subprocess.run(argv, check=True, capture_output=True)
+
+    torch_import = run(sys.executable, "-c", "import torch")
+    exe = [sys.executable, "-m", "archspec.cli.main"]
+    rows = []
+    for label, argv in (
+        ("archspec params gemma-7b", exe + ["params", "gemma-7b"]),
+        ("archspec diff gemma-7b llama2-7b", exe + ["diff", "gemma-7b", "llama2-7b"]),
+    ):
+        t = interleaved(run(*argv), torch_import, repeats)
+        note = f"{statistics.median(t.candidate) * 1000:.0f} ms vs {statistics.median(t.baseline) * 1000:.0f} ms"
+        rows.append(Row("6. CLI latency", label, "archspec", "python -c 'import torch'", t, note))
+    spec = archspec.load_spec("llama2-70b")
+    archspec.build_model(spec, device="meta")
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        archspec.build_model(spec, device="meta")
+        times.append(time.perf_counter() - start)
+    rows.append(
+        Row(
+            "6. CLI latency",
+            "build llama2-70b on meta",
+            "-",
+            "-",
+            None,
+            f"{statistics.median(times) * 1000:.0f} ms (median of {repeats})",
+        )
+    )
+    return rows
+
+
+def machine() -> str:
+    import transformers
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return (
+        f"{datetime.date.today().isoformat()}; {cpu}; {os.cpu_count()} CPU cores, torch threads "
+        f"{torch.get_num_threads()}; GPU: {gpu}; Python {platform.python_version()}; torch "
+        f"{torch.__version__}; transformers {transformers.__version__}"
+    )
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| section | case | compared | time ratio | spread | notes |",
+        "|---|---|---|---:|---|---|",
+    ]
+    for r in rows:
+        if r.timing is None:
+            lines.append(f"| {r.section} | {r.case} | | | | {r.note} |")
+            continue
+        lo, hi = r.timing.spread
+        lines.append(
+            f"| {r.section} | {r.case} | {r.candidate} / {r.baseline} | **{r.timing.ratio:.2f}** | {lo:.2f}-{hi:.2f} | {r.note} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes, one repeat (used by the tests)"
+    )
+    parser.add_argument("--sizes", default="20M,120M", help="comma-separated: " + ", ".join(SIZES))
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--sections", default="forward,decode,train,compile,cli", help="which sections to run"
+    )
+    parser.add_argument(
+        "--out", default=None, help="also write the table with machine info to this Markdown file"
+    )
+    args = parser.parse_args(argv)
+    sizes = ["smoke"] if args.smoke else args.sizes.split(",")
+    repeats = 1 if args.smoke else args.repeats
+    batch, seq = (2, 32) if args.smoke else (BATCH, SEQ)
+    prompt, new_tokens = (4, 8) if args.smoke else (PROMPT, NEW_TOKENS)
+    sections = set(args.sections.split(","))
+    families = args.families.split(",")
+    info = machine()
+    print(info, flush=True)
+    rows: list[Row] = []
+    for size in sizes:
+        with contextlib.redirect_stderr(io.StringIO()):
+            pairs = [make_pair(bench_spec(f, size)) for f in families]
+        print(
+            f"size {size}: "
+            + ", ".join(
+                f"{p.spec.name} {archspec.count_params(p.spec).total / 1e6:.1f}M" for p in pairs
+            ),
+            flush=True,
+        )
+        if "forward" in sections:
+            rows += forward_rows(pairs, repeats, batch, seq)
+        if "decode" in sections:
+            rows += decode_rows(pairs, repeats, prompt, new_tokens)
+        if "train" in sections:
+            rows += train_rows(pairs, repeats, batch, seq)
+        if "compile" in sections and not args.smoke:
+            rows += compile_rows(pairs, repeats, batch, seq, all_specs=size == sizes[0])
+        print(table(rows), flush=True)
+    if "compile" in sections and args.smoke:
+        rows += compile_rows([], repeats, batch, seq, all_specs=True)
+    if "cli" in sections:
+        rows += cli_rows(repeats if not args.smoke else 1)
+    rows.sort(key=lambda r: r.section)
+    text = table(rows)
+    print(text)
+    if args.out:
+        from archspec.fileio import write_atomic
+
+        write_atomic(args.out, f"Machine: {info}\n\n{text}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""The benchmark script runs end to end at its smallest size, so it cannot rot. No timings asserted."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("transformers")
+
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "run.py"
+
+
+@pytest.mark.hf
+@pytest.mark.slow
+def test_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("bench_run", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "RESULTS.md"
+    assert module.main(["--smoke", "--sections", "forward,decode,train", "--out", str(out)]) == 0
+    text = out.read_text()
+    for section in ("1. forward", "2. generated vs runtime", "3. greedy decode", "4. train step"):
+        assert section in text
+    for family in ("llama", "gemma", "mistral", "mixtral"):
+        assert f"{family}-smoke" in text
