@@ -26,6 +26,7 @@ import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -150,10 +151,12 @@ def forward_rows(pairs: list[Pair], repeats: int, batch: int, seq: int) -> list[
         ids = torch.randint(0, pair.spec.vocab_size, (batch, seq))
         tokens = batch * seq
         with torch.no_grad():
-            t = interleaved(lambda: pair.runtime(ids), lambda: pair.reference(ids).logits, repeats)
+            t = interleaved(
+                partial(pair.runtime, ids), partial(_logits, pair.reference, ids), repeats
+            )
             note = f"{tokens / statistics.median(t.candidate):,.0f} vs {tokens / statistics.median(t.baseline):,.0f} tok/s"
             rows.append(Row("1. forward, fp32", pair.spec.name, "runtime", "transformers", t, note))
-            g = interleaved(lambda: pair.generated(ids), lambda: pair.runtime(ids), repeats)
+            g = interleaved(partial(pair.generated, ids), partial(pair.runtime, ids), repeats)
             rows.append(Row("2. generated vs runtime", pair.spec.name, "generated", "runtime", g))
     return rows
 
@@ -163,18 +166,15 @@ def decode_rows(pairs: list[Pair], repeats: int, prompt: int, new_tokens: int) -
     for pair in pairs:
         ids = torch.randint(0, pair.spec.vocab_size, (1, prompt))
 
-        def ours() -> torch.Tensor:
-            return pair.runtime.generate(ids, new_tokens)
-
-        def theirs() -> torch.Tensor:
-            return pair.reference.generate(
-                ids,
-                max_new_tokens=new_tokens,
-                min_new_tokens=new_tokens,
-                do_sample=False,
-                pad_token_id=0,
-            )
-
+        ours = partial(pair.runtime.generate, ids, new_tokens)
+        theirs = partial(
+            pair.reference.generate,
+            ids,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            pad_token_id=0,
+        )
         with torch.no_grad():
             same = torch.equal(ours(), theirs())
             t = interleaved(ours, theirs, repeats)
@@ -197,28 +197,17 @@ def train_rows(pairs: list[Pair], repeats: int, batch: int, seq: int) -> list[Ro
     rows = []
     for pair in pairs:
         ids = torch.randint(0, pair.spec.vocab_size, (batch, seq))
-        steps = {}
-        for name, model, logits_of in (
-            ("runtime", pair.runtime, lambda m: m(ids)),
-            ("reference", pair.reference, lambda m: m(ids).logits),
-        ):
-            model.train()
-            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-
-            def step(
-                model: torch.nn.Module = model,
-                optimizer: torch.optim.Optimizer = optimizer,
-                logits_of: Callable = logits_of,
-            ) -> None:
-                logits = logits_of(model)
-                loss = torch.nn.functional.cross_entropy(
-                    logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1)
-                )
-                loss.backward()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-
-            steps[name] = step
+        steps = {
+            name: partial(
+                _train_step, model, torch.optim.AdamW(model.parameters(), lr=1e-4), ids, hf
+            )
+            for name, model, hf in (
+                ("runtime", pair.runtime, False),
+                ("reference", pair.reference, True),
+            )
+        }
+        pair.runtime.train()
+        pair.reference.train()
         t = interleaved(steps["runtime"], steps["reference"], repeats)
         pair.runtime.eval()
         pair.reference.eval()
@@ -226,6 +215,22 @@ def train_rows(pairs: list[Pair], repeats: int, batch: int, seq: int) -> list[Ro
             Row("4. train step (fwd+bwd+AdamW)", pair.spec.name, "runtime", "transformers", t)
         )
     return rows
+
+
+def _logits(model: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    return model(ids).logits
+
+
+def _train_step(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, ids: torch.Tensor, hf: bool
+) -> None:
+    logits = model(ids).logits if hf else model(ids)
+    loss = torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1)
+    )
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
 
 
 def compile_rows(
@@ -241,7 +246,7 @@ def compile_rows(
             out = compiled(ids)
             compile_s = time.perf_counter() - start
             err = (out - pair.runtime(ids)).abs().max().item()
-            t = interleaved(lambda: compiled(ids), lambda: pair.runtime(ids), repeats)
+            t = interleaved(partial(compiled, ids), partial(pair.runtime, ids), repeats)
         note = f"fullgraph=True, inductor; first call {compile_s:.1f} s; max |diff| {err:.1e}"
         rows.append(
             Row("5. torch.compile speed-up", pair.spec.name, "compiled", "eager runtime", t, note)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import archspec
-from archspec.spec.shrink import shrink
 from archspec.spec.shipped import shipped_names
+from archspec.spec.shrink import shrink
 
 
 @pytest.mark.slow
