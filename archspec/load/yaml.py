@@ -29,12 +29,16 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that also reads YAML 1.2 floats such as `1e-5` (YAML 1.1 needs a dot)."""
 
 
-_Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.yaml_implicit_resolvers = {
+    k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
 )
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,15 @@ def parse_yaml(raw: bytes | str, file: str) -> Document:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
             line = raw[: err.start].count(b"\n") + 1
-            raise _error(file, f"not UTF-8: byte 0x{raw[err.start]:02x} cannot be decoded", line) from None
+            column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+            message = f"not UTF-8: byte 0x{raw[err.start]:02x} cannot be decoded"
+            raise _error(file, message, line, column) from None
     else:
         text = raw
         if len(text) > MAX_BYTES:
-            raise _error(file, f"document is {len(text):,} characters; a spec may be at most {MAX_BYTES:,}")
+            raise _error(
+                file, f"document is {len(text):,} characters; a spec may be at most {MAX_BYTES:,}"
+            )
     text = text.removeprefix("\ufeff")
     loader = _Loader(text)
     try:
@@ -100,7 +108,22 @@ def parse_yaml(raw: bytes | str, file: str) -> Document:
     return Document(data, builder.marks, file)
 
 
-def _error(file: str, message: str, line: int | None = None, column: int | None = None) -> SpecError:
+# An explicit tag (`!!int abc`, `!!timestamp x`) makes PyYAML's constructors raise these.
+_CONSTRUCT_ERRORS = (yaml.YAMLError, ValueError, TypeError, AttributeError, KeyError)
+
+
+def _reason(err: Exception) -> str:
+    """One line on why a scalar could not be constructed (PyYAML's own text spans several)."""
+    if isinstance(err, yaml.MarkedYAMLError) and err.problem:
+        return err.problem
+    if isinstance(err, ValueError):
+        return str(err)
+    return "invalid value for its tag"
+
+
+def _error(
+    file: str, message: str, line: int | None = None, column: int | None = None
+) -> SpecError:
     return SpecError([Issue(message, (), file, line, column)])
 
 
@@ -132,28 +155,53 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             items = []
             for i, item in enumerate(node.value):
-                self.marks[path + (i,)] = (self.file, item.start_mark.line + 1, item.start_mark.column + 1)
+                self.marks[path + (i,)] = (
+                    self.file,
+                    item.start_mark.line + 1,
+                    item.start_mark.column + 1,
+                )
                 items.append(self.build(item, path + (i,), depth + 1))
             return items
         try:
             return self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as err:
-            self._issue(f"cannot read value: {err}", path, node)
+        except _CONSTRUCT_ERRORS as err:
+            self._issue(f"cannot read value: {_reason(err)}", path, node)
             return None
 
     def _mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
-        self.loader.flatten_mapping(node)
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self.loader.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if key_node.tag == _MERGE_TAG:
+                # An explicit key could not override a merged one without looking like a duplicate;
+                # `extends` does this job.
+                self._issue(
+                    "YAML merge keys (`<<`) are not supported; use `extends`", path, key_node
+                )
+                continue
+            try:
+                key = (
+                    self.loader.construct_object(key_node)
+                    if isinstance(key_node, yaml.ScalarNode)
+                    else None
+                )
+            except _CONSTRUCT_ERRORS as err:
+                self._issue(f"cannot read key: {_reason(err)}", path, key_node)
+                continue
             if not isinstance(key, str):
-                self._issue("keys must be plain strings", path, key_node)
+                shown = f" {key!r}" if isinstance(key_node, yaml.ScalarNode) else ""
+                self._issue(
+                    f"key{shown} is not a string; keys must be plain strings", path, key_node
+                )
                 continue
             here = path + (key,)
             if key in out:
                 first = self.marks[here]
                 self._issue(f"duplicate key '{key}' (first set on line {first[1]})", here, key_node)
                 continue
-            self.marks[here] = (self.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            self.marks[here] = (
+                self.file,
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+            )
             out[key] = self.build(value_node, here, depth + 1)
         return out

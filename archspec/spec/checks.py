@@ -5,14 +5,14 @@ They run once every field has parsed, and return all problems at once rather tha
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from archspec.spec import resolve
 
 if TYPE_CHECKING:
-    from archspec.spec.model import AttentionSpec, FfnSpec, ModelSpec
+    from archspec.spec.model import AttentionSpec, FfnSpec, ModelSpec, NormSpec
 
 Path = tuple[str | int, ...]
 
@@ -25,6 +25,25 @@ class CrossFieldError(ValueError):
         super().__init__("; ".join(f"{'.'.join(map(str, p))}: {m}" for p, m in issues))
 
 
+class OverrideError(str):
+    """Message of a pydantic error found validating a layer override.
+
+    It keeps the error itself, so that :mod:`archspec.spec.locate` describes it like an error
+    anywhere else in the spec (did-you-mean, allowed values).
+    """
+
+    error: dict[str, Any]
+    """The pydantic error, its location relative to the part."""
+    part: dict[str, Any]
+    """The part's data as validated: the base with the overrides merged in."""
+
+    def __new__(cls, error: dict[str, Any], part: dict[str, Any]) -> OverrideError:
+        self = super().__new__(cls, error["msg"])
+        self.error = error
+        self.part = part
+        return self
+
+
 def cross_field_issues(spec: ModelSpec) -> list[tuple[Path, str]]:
     """Every violated cross-field rule of ``spec`` as ``(field path, message)`` pairs."""
     issues: list[tuple[Path, str]] = []
@@ -32,28 +51,39 @@ def cross_field_issues(spec: ModelSpec) -> list[tuple[Path, str]]:
     issues += _rule_shape(spec)
     if any(path[:1] == ("layer_overrides",) for path, _ in issues):
         return issues
-    try:
-        layers = resolve.layer_specs(spec)
-    except ValidationError as err:
-        return issues + _override_errors(spec, err)
+    invalid = _override_errors(spec)
+    if invalid:
+        return issues + invalid
+    layers = resolve.layer_specs(spec)
+    base = {message for _, message in _layer_rules(spec, spec.attention, spec.ffn)}
     seen: set[str] = set()
     for layer in layers:
-        prefix = _owner(spec, layer.index)
-        for path, message in _attention_rules(spec, layer.attention) + _ffn_rules(layer.ffn):
+        for path, message in _layer_rules(spec, layer.attention, layer.ffn):
             if message in seen:
                 continue
             seen.add(message)
-            issues.append((prefix + path, message))
+            issues.append((path if message in base else _blame(spec, layer.index, path), message))
     return issues
 
 
-def _owner(spec: ModelSpec, index: int) -> Path:
-    """Path of the last override rule touching layer ``index``, or () for the base spec."""
-    owner: Path = ()
-    for k, rule in enumerate(spec.layer_overrides):
-        if resolve.rule_applies(rule, index):
-            owner = ("layer_overrides", k)
-    return owner
+def _layer_rules(spec: ModelSpec, att: AttentionSpec, ffn: FfnSpec) -> list[tuple[Path, str]]:
+    return _attention_rules(spec, att) + _ffn_rules(ffn)
+
+
+def _blame(spec: ModelSpec, index: int, path: Path) -> Path:
+    """Path of the override that broke a rule on layer ``index`` (the base spec keeps it).
+
+    That is the last rule applying to the layer that overrides the part at fault (the rotary
+    dimension follows the head size, so `attention`), down to the field when the rule sets it.
+    """
+    part = "ffn" if path[0] == "ffn" else "attention"
+    for k in reversed(range(len(spec.layer_overrides))):
+        rule = spec.layer_overrides[k]
+        override = getattr(rule, part)
+        if override and resolve.rule_applies(rule, index):
+            here: Path = ("layer_overrides", k, part)
+            return here + path[1:2] if path[0] == part and path[1] in override else here
+    return path
 
 
 def _model_rules(spec: ModelSpec) -> list[tuple[Path, str]]:
@@ -62,7 +92,8 @@ def _model_rules(spec: ModelSpec) -> list[tuple[Path, str]]:
         issues.append(
             (
                 ("padded_vocab_size",),
-                f"padded_vocab_size ({spec.padded_vocab_size}) is smaller than vocab_size ({spec.vocab_size})",
+                f"padded_vocab_size ({spec.padded_vocab_size}) is smaller than "
+                f"vocab_size ({spec.vocab_size})",
             )
         )
     block = spec.block
@@ -77,13 +108,14 @@ def _model_rules(spec: ModelSpec) -> list[tuple[Path, str]]:
         issues.append(
             (("block", "shared_norm"), "shared_norm only applies with parallel_residual: true")
         )
-    norms = [(("norm",), spec.norm)]
-    if spec.attention.qk_norm is not None:
-        norms.append((("attention", "qk_norm", "norm"), spec.attention.qk_norm.norm))
-    for path, norm in norms:
-        if norm.kind == "layernorm" and norm.bias and not norm.affine:
-            issues.append((path + ("bias",), "a LayerNorm bias needs affine: true"))
+    issues += _layernorm_rules(("norm",), spec.norm)
     return issues
+
+
+def _layernorm_rules(path: Path, norm: NormSpec) -> list[tuple[Path, str]]:
+    if norm.kind == "layernorm" and norm.bias and not norm.affine:
+        return [(path + ("bias",), "a LayerNorm bias needs affine: true")]
+    return []
 
 
 def _rule_shape(spec: ModelSpec) -> list[tuple[Path, str]]:
@@ -94,34 +126,68 @@ def _rule_shape(spec: ModelSpec) -> list[tuple[Path, str]]:
             issues.append((path, "a layer rule needs `layers` or `every`"))
         if rule.every is not None and rule.offset >= rule.every:
             issues.append(
-                (path + ("offset",), f"offset ({rule.offset}) must be smaller than every ({rule.every})")
+                (
+                    path + ("offset",),
+                    f"offset ({rule.offset}) must be smaller than every ({rule.every})",
+                )
             )
         for index in rule.layers or []:
             if index >= spec.n_layers:
                 issues.append(
-                    (path + ("layers",), f"layer {index} does not exist (n_layers is {spec.n_layers})")
+                    (
+                        path + ("layers",),
+                        f"layer {index} does not exist (n_layers is {spec.n_layers})",
+                    )
                 )
         if not rule.attention and not rule.ffn:
             issues.append((path, "a layer rule must override `attention` or `ffn`"))
     return issues
 
 
-def _override_errors(spec: ModelSpec, err: ValidationError) -> list[tuple[Path, str]]:
-    """Locate an override that made a layer's attention or FFN invalid."""
+def _override_errors(spec: ModelSpec) -> list[tuple[Path, str]]:
+    """Pydantic errors of the overrides, each located in the rule that wrote the field.
+
+    Each layer's rules are merged onto the base in order, as :func:`resolve.layer_specs` does, so a
+    rule may rely on an earlier one; a rule that selects no layer is checked on its own.
+    """
     issues: list[tuple[Path, str]] = []
-    for k, rule in enumerate(spec.layer_overrides):
-        for part, override in (("attention", rule.attention), ("ffn", rule.ffn)):
-            if not override:
-                continue
-            base = getattr(spec, part)
-            try:
-                type(base).model_validate(
-                    resolve.deep_merge(base.model_dump(exclude_unset=True), override)
-                )
-            except ValidationError as sub:
-                for e in sub.errors():
-                    issues.append((("layer_overrides", k, part) + tuple(e["loc"]), e["msg"]))
-    return issues or [(("layer_overrides",), str(err))]
+    checked: set[tuple[str, tuple[int, ...]]] = set()
+    unused = set(range(len(spec.layer_overrides)))
+    for index in range(spec.n_layers):
+        applied = [k for k, r in enumerate(spec.layer_overrides) if resolve.rule_applies(r, index)]
+        unused.difference_update(applied)
+        for part in ("attention", "ffn"):
+            rules = tuple(k for k in applied if getattr(spec.layer_overrides[k], part))
+            if rules and (part, rules) not in checked:
+                checked.add((part, rules))
+                issues += _invalid_part(spec, part, rules)
+    for k in sorted(unused):
+        for part in ("attention", "ffn"):
+            if getattr(spec.layer_overrides[k], part):
+                issues += _invalid_part(spec, part, (k,))
+    return list(dict.fromkeys(issues))
+
+
+def _invalid_part(spec: ModelSpec, part: str, rules: tuple[int, ...]) -> list[tuple[Path, str]]:
+    """Errors of ``part`` ("attention" or "ffn") with the overrides of ``rules`` merged in.
+
+    Each error is blamed on the last of ``rules`` that writes the top field it is about.
+    """
+    base = getattr(spec, part)
+    merged = base.model_dump(exclude_unset=True)
+    for k in rules:
+        merged = resolve.deep_merge(merged, getattr(spec.layer_overrides[k], part))
+    try:
+        type(base).model_validate(merged)
+    except ValidationError as err:
+        issues: list[tuple[Path, str]] = []
+        for e in err.errors(include_url=False):
+            loc = tuple(e["loc"])
+            writers = [k for k in rules if loc and loc[0] in getattr(spec.layer_overrides[k], part)]
+            owner = writers[-1] if writers else rules[-1]
+            issues.append((("layer_overrides", owner, part) + loc, OverrideError(e, merged)))
+        return issues
+    return []
 
 
 def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, str]]:
@@ -150,15 +216,18 @@ def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, st
                 f"n_heads ({att.n_heads}) is not divisible by n_kv_heads ({kv})",
             )
         )
-    if spec.position.kind == "rope":
+    if att.qk_norm is not None:
+        issues += _layernorm_rules(here + ("qk_norm", "norm"), att.qk_norm.norm)
+    sized = att.head_dim is not None or spec.d_model % att.n_heads == 0
+    if spec.position.kind == "rope" and sized:
         size = resolve.head_dim(att, spec.d_model)
         rot = resolve.rotary_dim(spec.position, size)
         if rot < 2 or rot % 2:
             issues.append(
                 (
                     ("position", "fraction"),
-                    f"rotary dimension int(head_dim * fraction) = int({size} * {spec.position.fraction}) "
-                    f"= {rot} must be even and at least 2",
+                    "rotary dimension int(head_dim * fraction) = "
+                    f"int({size} * {spec.position.fraction}) = {rot} must be even and at least 2",
                 )
             )
     return issues

@@ -32,7 +32,9 @@ def load_spec(ref: str | Path) -> ModelSpec:
     return validate(data, marks, str(path))
 
 
-def spec_from_text(text: str | bytes, file: str = "<string>", base_dir: Path | None = None) -> ModelSpec:
+def spec_from_text(
+    text: str | bytes, file: str = "<string>", base_dir: Path | None = None
+) -> ModelSpec:
     """Validate a spec given as YAML text (its `extends` resolve against ``base_dir``)."""
     doc = parse_yaml(text, file)
     data, marks = _resolve_extends(doc, base_dir or Path.cwd(), ())
@@ -48,7 +50,9 @@ def validate(data: dict[str, Any], marks: dict[FieldPath, Mark], file: str) -> M
         raise SpecError(issues_from_validation(err, data, marks, file)) from None
 
 
-def _read_resolved(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], dict[FieldPath, Mark]]:
+def _read_resolved(
+    path: Path, chain: tuple[Path, ...]
+) -> tuple[dict[str, Any], dict[FieldPath, Mark]]:
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -73,7 +77,9 @@ def _resolve_extends(
         raise fail(f"extends chain deeper than {MAX_EXTENDS_DEPTH}")
     base_path = find_spec(ref, base_dir)
     if base_path is None:
-        raise fail(f"base spec '{ref}' not found (neither a file next to this one nor a shipped name)")
+        raise fail(
+            f"base spec '{ref}' not found (neither a file next to this one nor a shipped name)"
+        )
     if base_path.resolve() in chain:
         cycle = " -> ".join(p.name for p in chain + (base_path.resolve(),))
         raise fail(f"extends cycle: {cycle}")

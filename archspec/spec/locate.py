@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from archspec.errors import Issue
 from archspec.load.yaml import Mark, Path
-from archspec.spec.checks import CrossFieldError
+from archspec.spec.checks import CrossFieldError, OverrideError
 from archspec.spec.model import ModelSpec
 
 
@@ -23,46 +23,73 @@ def issues_from_validation(
     """One :class:`Issue` per pydantic error, located with the document's marks."""
     issues: list[Issue] = []
     for e in err.errors(include_url=False):
-        loc = tuple(e["loc"])
         cause = (e.get("ctx") or {}).get("error")
-        if isinstance(cause, CrossFieldError):
-            issues += [_located(path, message, data, marks, file) for path, message in cause.issues]
+        if not isinstance(cause, CrossFieldError):
+            issues.append(_describe(e, data, marks, file))
             continue
-        path = data_path(data, loc)
-        kind = e["type"]
-        allowed: tuple[str, ...] = ()
-        suggestion = None
-        if kind == "extra_forbidden":
-            key = str(loc[-1])
-            fields = _fields_at(loc[:-1])
-            message = f"unknown key '{key}'"
-            suggestion = _closest(key, fields)
-            allowed = tuple(fields)
-        elif kind == "missing":
-            message = f"missing required field '{loc[-1]}'"
-        elif kind == "literal_error":
-            allowed = tuple(re.findall(r"'([^']*)'", e["ctx"]["expected"]))
-            value = e["input"]
-            message = f"'{value}' is not one of the allowed values"
-            suggestion = _closest(str(value), allowed)
-        elif kind == "union_tag_invalid":
-            allowed = tuple(re.findall(r"'([^']*)'", e["ctx"]["expected_tags"]))
-            value = e["ctx"]["tag"]
-            message = f"unknown kind '{value}'"
-            suggestion = _closest(str(value), allowed)
-            path = data_path(data, loc + ("kind",))
-        elif kind == "union_tag_not_found":
-            message = "missing 'kind'"
-        else:
-            message = f"{e['msg']} (got {e['input']!r})" if "input" in e and not isinstance(e["input"], dict) else e["msg"]
-        issue = _located(path, message, data, marks, file)
-        issues.append(
-            Issue(issue.message, issue.path, issue.file, issue.line, issue.column, allowed, suggestion)
-        )
+        for path, message in cause.issues:
+            if isinstance(message, OverrideError):
+                # path is ("layer_overrides", k, part) + the error's location inside that part
+                issues.append(_describe(message.error, data, marks, file, path[:3], message.part))
+            else:
+                issues.append(_located(path, message, data, marks, file))
     return issues
 
 
-def _located(path: Path, message: str, data: Mapping[str, Any], marks: Mapping[Path, Mark], file: str) -> Issue:
+def _describe(
+    e: Mapping[str, Any],
+    data: Mapping[str, Any],
+    marks: Mapping[Path, Mark],
+    file: str,
+    at: Path = (),
+    scope: Any = None,
+) -> Issue:
+    """The issue for one pydantic error dict.
+
+    ``at`` is where the validated value sits, and ``scope`` that value: the whole spec by default,
+    or ``("layer_overrides", k, part)`` and the merged `attention` or `ffn` data of a layer.
+    """
+    scope = data if scope is None else scope
+    loc = tuple(e["loc"])
+    schema_loc = at[2:] + loc
+    path = at + data_path(scope, loc)
+    kind = e["type"]
+    allowed: tuple[str, ...] = ()
+    suggestion = None
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        fields = _fields_at(schema_loc[:-1])
+        message = f"unknown key '{key}'"
+        suggestion = _closest(key, fields)
+        allowed = tuple(fields)
+    elif kind == "missing":
+        message = f"missing required field '{loc[-1]}'"
+    elif kind == "literal_error":
+        allowed = tuple(re.findall(r"'([^']*)'", e["ctx"]["expected"]))
+        value = e["input"]
+        message = f"'{value}' is not one of the allowed values"
+        suggestion = _closest(str(value), allowed)
+    elif kind == "union_tag_invalid":
+        allowed = tuple(re.findall(r"'([^']*)'", e["ctx"]["expected_tags"]))
+        value = e["ctx"]["tag"]
+        message = f"unknown kind '{value}'"
+        suggestion = _closest(str(value), allowed)
+        path = at + data_path(scope, loc + ("kind",))
+    elif kind == "union_tag_not_found":
+        message = "missing 'kind'"
+    elif "input" in e and not isinstance(e["input"], dict):
+        message = f"{e['msg']} (got {e['input']!r})"
+    else:
+        message = e["msg"]
+    issue = _located(path, message, data, marks, file)
+    return Issue(
+        issue.message, issue.path, issue.file, issue.line, issue.column, allowed, suggestion
+    )
+
+
+def _located(
+    path: Path, message: str, data: Mapping[str, Any], marks: Mapping[Path, Mark], file: str
+) -> Issue:
     """Attach the mark of ``path``, or of its nearest written ancestor."""
     probe = tuple(path)
     while probe and probe not in marks:
