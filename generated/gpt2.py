@@ -4,7 +4,7 @@ gpt2: GPT-2 small, 124M (OpenAI, 2019), the original `gpt2` checkpoint.
 
 Parameters: 124,439,808 (163,037,184 counting the tied output head separately)
 Non-embedding parameters: 85,056,000
-Spec sha256: f777950e1ef4a8542fc3bc072b1b59f28a339f8d2ec2edf9edc9d4b90834225d
+Spec sha256: 07d80d307f8b5c04138bdda9bb5bd0894de1397c7f13b56391b91c3ef5b57ae6
 
 Features:
     - activation: gelu_tanh

@@ -4,7 +4,7 @@ phi-2: Phi-2, 2.7B (Microsoft Research, 2023), base model.
 
 Parameters: 2,779,683,840
 Non-embedding parameters: 2,517,488,640
-Spec sha256: 4770db1329ffa14d394efe1a1b6998e032f7721a5731f21e7b43e00511eac9d7
+Spec sha256: b8192341c2327908238967c9447c5adf03770aa779bb31c5e422aaec346cff52
 
 Features:
     - activation: gelu_tanh

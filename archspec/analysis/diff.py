@@ -59,7 +59,7 @@ def _norm(spec: ModelSpec) -> str:
     elif not n.affine:
         text = "LayerNorm, no params"
     else:
-        text = "LayerNorm" if n.bias else "LayerNorm, no bias"
+        text = "LayerNorm" if resolve.layernorm_bias(n) else "LayerNorm, no bias"
     return f"{text}, eps {_fmt_float(n.eps)}"
 
 

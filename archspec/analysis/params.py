@@ -60,7 +60,7 @@ def norm_params(norm: NormSpec, width: int) -> int:
         return width
     if not norm.affine:
         return 0
-    return width * (2 if norm.bias else 1)
+    return width * (2 if resolve.layernorm_bias(norm) else 1)
 
 
 def attention_params(spec: ModelSpec, att: AttentionSpec) -> int:

@@ -26,17 +26,36 @@ Mark = tuple[str, int, int]  # file, 1-based line, 1-based column
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads YAML 1.2 floats such as `1e-5` (YAML 1.1 needs a dot)."""
+    """SafeLoader with YAML 1.2 core-schema scalars: `1e-5` is a float (YAML 1.1 needs a dot),
+    only true/false are booleans (not yes/no/on/off), and `1:30` is not a base-60 integer."""
 
 
-_Loader.yaml_implicit_resolvers = {
-    k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+.0123456789"),
-)
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+RESOLVERS: list[tuple[str, re.Pattern[str], list[str]]] = [
+    (_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")),
+    (_INT, re.compile(r"^(?:[-+]?[0-9][0-9_]*|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")),
+    (
+        _FLOAT,
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+        list("-+.0123456789"),
+    ),
+]
+"""Implicit resolvers that replace or extend PyYAML's YAML 1.1 ones (shared with the dumper, so
+that what it writes plain reads back as the same type)."""
+
+
+def _with_resolvers(cls: type) -> None:
+    cls.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in entries if tag not in (_BOOL, _INT)]
+        for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    for tag, regexp, first in RESOLVERS:
+        cls.add_implicit_resolver(tag, regexp, first)
+
+
+_with_resolvers(_Loader)
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 

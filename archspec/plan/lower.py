@@ -71,13 +71,12 @@ def norm_plan(norm: NormSpec, width: int) -> NormPlan:
     if norm.kind == "rmsnorm":
         name = "GemmaRMSNorm" if norm.unit_offset else "RMSNorm"
         return NormPlan("rmsnorm", width, norm.eps, True, False, norm.unit_offset, upcast, name)
+    bias = norm.affine and resolve.layernorm_bias(norm)
     if not norm.affine:
         name = "NonParametricLayerNorm"
     else:
-        name = "LayerNorm" if norm.bias else "LayerNormNoBias"
-    return NormPlan(
-        "layernorm", width, norm.eps, norm.affine, norm.affine and norm.bias, False, upcast, name
-    )
+        name = "LayerNorm" if bias else "LayerNormNoBias"
+    return NormPlan("layernorm", width, norm.eps, norm.affine, bias, False, upcast, name)
 
 
 def alibi_slopes(n_heads: int) -> tuple[float, ...]:

@@ -109,6 +109,27 @@ def _model_rules(spec: ModelSpec) -> list[tuple[Path, str]]:
             (("block", "shared_norm"), "shared_norm only applies with parallel_residual: true")
         )
     issues += _layernorm_rules(("norm",), spec.norm)
+    scaling = spec.position.scaling if spec.position.kind == "rope" else None
+    here: Path = ("position", "scaling")
+    if (
+        scaling is not None
+        and scaling.kind == "llama3"
+        and scaling.low_freq_factor >= scaling.high_freq_factor
+    ):
+        issues.append(
+            (
+                here + ("high_freq_factor",),
+                f"high_freq_factor ({scaling.high_freq_factor:g}) must be larger than "
+                f"low_freq_factor ({scaling.low_freq_factor:g})",
+            )
+        )
+    if scaling is not None and scaling.kind == "yarn" and scaling.beta_fast <= scaling.beta_slow:
+        issues.append(
+            (
+                here + ("beta_fast",),
+                f"beta_fast ({scaling.beta_fast:g}) must be larger than beta_slow ({scaling.beta_slow:g})",
+            )
+        )
     return issues
 
 

@@ -8,14 +8,34 @@ from typing import Any
 
 import yaml
 
+from archspec.load.yaml import RESOLVERS
 from archspec.spec.model import ModelSpec
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block-style YAML that keeps field order and indents lists under their key."""
+    """Block-style YAML that keeps field order and indents lists under their key, and resolves
+    plain scalars as the reader does, so that a string such as "1e5" gets quotes."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
+
+
+_Dumper.yaml_implicit_resolvers = {
+    first: list(entries) for first, entries in yaml.SafeDumper.yaml_implicit_resolvers.items()
+}
+for _tag, _regexp, _first in RESOLVERS:
+    _Dumper.add_implicit_resolver(_tag, _regexp, _first)
+
+_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    """Strings with a Unicode line break go double-quoted (escaped); plain ones as PyYAML chooses."""
+    style = '"' if any(ch in text for ch in _LINE_BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
 
 
 def to_yaml(spec: ModelSpec | dict[str, Any]) -> str:

@@ -100,6 +100,21 @@ def _located(
     return Issue(message, tuple(path), where[0], where[1], where[2])
 
 
+def _kinds(model: type[BaseModel], seen: set[type]) -> set[str]:
+    """Every `kind` tag of the variant parts reachable from ``model``."""
+    tags: set[str] = set()
+    for field in model.model_fields.values():
+        for sub in _models_in(field.annotation) + _models_in(_item_type(field.annotation)):
+            if sub in seen:
+                continue
+            seen.add(sub)
+            kind = sub.model_fields.get("kind")
+            if kind is not None and isinstance(kind.default, str):
+                tags.add(kind.default)
+            tags |= _kinds(sub, seen)
+    return tags
+
+
 def data_path(data: Any, loc: tuple[Any, ...]) -> Path:
     """Drop the discriminator tags pydantic puts in error locations (`position.rope.theta`)."""
     path: list[Any] = []
@@ -110,7 +125,11 @@ def data_path(data: Any, loc: tuple[Any, ...]) -> Path:
                 path.append(part)
                 node = node[part]
                 continue
-            if part == node.get("kind") or part in ("function-after", "function-before"):
+            if (
+                part == node.get("kind")
+                or part in _TAGS
+                or part in ("function-after", "function-before")
+            ):
                 continue
             path.append(part)
             node = None
@@ -174,3 +193,7 @@ def _item_type(tp: Any) -> Any:
         if typing.get_origin(t) is list:
             return typing.get_args(t)[0]
     return None
+
+
+_TAGS = frozenset(_kinds(ModelSpec, set()))
+"""Discriminator tags pydantic puts in error locations, even when the data leaves `kind` out."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -20,7 +20,11 @@ class SpecModel(BaseModel):
     """Base of every spec part: immutable, closed to unknown keys, strict about types."""
 
     model_config = ConfigDict(
-        frozen=True, extra="forbid", strict=True, use_attribute_docstrings=True
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        allow_inf_nan=False,
+        use_attribute_docstrings=True,
     )
 
 
@@ -38,8 +42,9 @@ class LayerNormSpec(SpecModel):
     """Added to the variance before the square root."""
     affine: bool = True
     """Learnable per-channel scale. `false` gives OLMo's parameter-free LayerNorm."""
-    bias: bool = True
-    """Learnable per-channel shift (only with `affine: true`). Independent of the global `bias`."""
+    bias: bool | None = None
+    """Learnable per-channel shift; null: present exactly when `affine` is (GPT-2, phi-2, Falcon).
+    Independent of the global `bias`."""
     compute_dtype: ComputeDtype = "float32"
     """Dtype the statistics are computed in: `float32` (upcast, as the references do) or `input`."""
 
@@ -48,7 +53,7 @@ class RMSNormSpec(SpecModel):
     """RMSNorm (Zhang & Sennrich 2019): divide by the root mean square, no centring."""
 
     kind: Literal["rmsnorm"] = "rmsnorm"
-    """Norm type. Llama, Mistral, Qwen2, OLMo 2, Gemma: `rmsnorm`."""
+    """Norm type. Llama, Mistral, Qwen2, OLMo 2, Gemma: `rmsnorm` (the default when `kind` is left out)."""
     eps: PositiveFloat = 1e-6
     """Added to the mean square before the square root."""
     unit_offset: bool = False
@@ -57,7 +62,21 @@ class RMSNormSpec(SpecModel):
     """Dtype the statistics are computed in: `float32` (upcast, as the references do) or `input`."""
 
 
-NormSpec = Annotated[LayerNormSpec | RMSNormSpec, Field(discriminator="kind")]
+def _kind_or(default: str) -> Any:
+    """A discriminator that reads `kind`, or takes the part's default kind when it is left out."""
+
+    def kind(value: Any) -> str | None:
+        if isinstance(value, dict):
+            return value.get("kind", default)
+        return getattr(value, "kind", None)
+
+    return Discriminator(kind)
+
+
+NormSpec = Annotated[
+    Annotated[LayerNormSpec, Tag("layernorm")] | Annotated[RMSNormSpec, Tag("rmsnorm")],
+    _kind_or("rmsnorm"),
+]
 
 
 class QKNormSpec(SpecModel):
@@ -140,7 +159,7 @@ class RopePosition(SpecModel):
     """Rotary position embedding (Su et al. 2021) applied to queries and keys."""
 
     kind: Literal["rope"] = "rope"
-    """Position encoding."""
+    """Position encoding (the default when `kind` is left out)."""
     theta: PositiveFloat = 10000.0
     """Base of the rotation frequencies (Llama 2: 1e4, Llama 3: 5e5, Mistral: 1e6)."""
     fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
@@ -167,7 +186,11 @@ class NoPosition(SpecModel):
 
 
 PositionSpec = Annotated[
-    LearnedPosition | RopePosition | AlibiPosition | NoPosition, Field(discriminator="kind")
+    Annotated[LearnedPosition, Tag("learned")]
+    | Annotated[RopePosition, Tag("rope")]
+    | Annotated[AlibiPosition, Tag("alibi")]
+    | Annotated[NoPosition, Tag("none")],
+    _kind_or("rope"),
 ]
 
 

@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from archspec.spec.model import AttentionSpec, FfnSpec, LayerRule, ModelSpec, RopePosition
+from archspec.spec.model import (
+    AttentionSpec,
+    FfnSpec,
+    LayerNormSpec,
+    LayerRule,
+    ModelSpec,
+    RopePosition,
+)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,6 +114,11 @@ def attention_bias(spec: ModelSpec, attention: AttentionSpec) -> dict[str, bool]
 def ffn_bias(spec: ModelSpec, ffn: FfnSpec) -> bool:
     """The FFN bias flag with the global default applied."""
     return spec.bias if ffn.bias is None else ffn.bias
+
+
+def layernorm_bias(norm: LayerNormSpec) -> bool:
+    """A LayerNorm's shift: as written, or present exactly when it has a scale."""
+    return norm.affine if norm.bias is None else norm.bias
 
 
 def is_gated(ffn: FfnSpec) -> bool:

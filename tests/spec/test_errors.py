@@ -222,10 +222,44 @@ def test_unknown_kind_in_a_tagged_union(
     assert (issue.suggestion, issue.allowed) == (suggestion, allowed)
 
 
-def test_variant_without_kind() -> None:
-    issue = only_issue(TINY_YAML + "norm:\n  eps: 1.0e-5\n")
+def test_variant_without_kind_takes_the_parts_default_kind() -> None:
+    spec = spec_from_text(TINY_YAML + "norm:\n  eps: 1.0e-5\nposition:\n  theta: 5.0e+5\n")
+    assert (spec.norm.kind, spec.norm.eps) == ("rmsnorm", 1e-5)
+    assert (spec.position.kind, spec.position.theta) == ("rope", 5e5)
+
+
+def test_variant_without_kind_and_without_default_is_an_error() -> None:
+    issue = only_issue(TINY_YAML + "position:\n  kind: rope\n  scaling:\n    factor: 2.0\n")
     assert issue.message == "missing 'kind'"
-    assert where(issue) == ("spec.yaml", 11, 1, "norm")
+    assert where(issue)[3] == "position.scaling"
+
+
+def test_infinite_numbers_are_rejected() -> None:
+    issue = only_issue(TINY_YAML + "position:\n  kind: rope\n  theta: .inf\n")
+    assert issue.message.startswith("Input should be a finite number")
+    assert where(issue)[1:] == (13, 3, "position.theta")
+
+
+@pytest.mark.parametrize(
+    ("scaling", "field", "message"),
+    [
+        (
+            "{kind: llama3, factor: 8.0, low_freq_factor: 4.0, high_freq_factor: 1.0}",
+            "high_freq_factor",
+            "must be larger than low_freq_factor",
+        ),
+        (
+            "{kind: yarn, factor: 4.0, original_max_seq_len: 8, beta_fast: 1.0, beta_slow: 32.0}",
+            "beta_fast",
+            "must be larger than beta_slow",
+        ),
+    ],
+    ids=["llama3-factors", "yarn-betas"],
+)
+def test_rope_scaling_rules(scaling: str, field: str, message: str) -> None:
+    issue = only_issue(TINY_YAML + f"position:\n  kind: rope\n  scaling: {scaling}\n")
+    assert message in issue.message
+    assert where(issue)[3] == f"position.scaling.{field}"
 
 
 # --- missing fields ------------------------------------------------------------------------------
@@ -425,10 +459,10 @@ def test_out_of_range_values(text: str, path: str, message: str) -> None:
             "shared_norm only applies with parallel_residual: true",
         ),
         (
-            TINY_YAML + "norm:\n  kind: layernorm\n  affine: false\n",
+            TINY_YAML + "norm:\n  kind: layernorm\n  affine: false\n  bias: true\n",
             "norm.bias",
-            11,
-            1,
+            14,
+            3,
             "a LayerNorm bias needs affine: true",
         ),
     ],
@@ -468,9 +502,10 @@ def test_indivisible_width_reports_no_knock_on_rotary_error() -> None:
 
 def test_qk_norm_layernorm_bias_without_affine() -> None:
     text = tiny_with(
-        "n_heads: 4", "n_heads: 4\n  qk_norm:\n    norm: {kind: layernorm, affine: false}"
+        "n_heads: 4",
+        "n_heads: 4\n  qk_norm:\n    norm: {kind: layernorm, affine: false, bias: true}",
     )
-    assert where(only_issue(text)) == ("spec.yaml", 9, 5, "attention.qk_norm.norm.bias")
+    assert where(only_issue(text)) == ("spec.yaml", 9, 44, "attention.qk_norm.norm.bias")
 
 
 # --- layer_overrides -----------------------------------------------------------------------------
@@ -630,9 +665,7 @@ def test_rule_selecting_no_layer_is_still_checked() -> None:
 
 
 def test_overridden_qk_norm_follows_the_layernorm_rule() -> None:
-    rule = (
-        "  - layers: [1]\n    attention:\n      qk_norm: {norm: {kind: layernorm, affine: false}}\n"
-    )
+    rule = "  - layers: [1]\n    attention:\n      qk_norm: {norm: {kind: layernorm, affine: false, bias: true}}\n"
     issue = only_issue(OVERRIDES + rule)
     assert issue.message == "a LayerNorm bias needs affine: true"
     assert where(issue) == ("spec.yaml", 14, 7, "layer_overrides.0.attention.qk_norm")
