@@ -1,7 +1,8 @@
-"""Hugging Face interop: `config.json` <-> spec (torch-free, in :mod:`archspec.hf.config`).
+"""Hugging Face interop: `config.json` <-> spec (torch-free, in :mod:`archspec.hf.config`), and
+safetensors checkpoints into archspec modules (:mod:`archspec.hf.loader`, torch, loaded lazily).
 
 HF names (`hidden_size`, `num_key_value_heads`, ...) appear only in this package's mapping tables.
-This module imports nothing heavy: no torch, no transformers.
+Importing this module imports nothing heavy: no torch, no transformers.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from archspec.hf.config import (
 )
 
 __all__ = [
+    "load_pretrained",
+    "load_state_dict_into",
     "SUPPORTED_MODEL_TYPES",
     "HFConfigError",
     "IgnoredKey",
@@ -27,3 +30,12 @@ __all__ = [
     "spec_meaning",
     "spec_to_hf_config",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`load_pretrained` and `load_state_dict_into` need torch: import the loader on first use."""
+    if name in ("load_pretrained", "load_state_dict_into"):
+        from archspec.hf import loader
+
+        return getattr(loader, name)
+    raise AttributeError(f"module 'archspec.hf' has no attribute {name!r}")

@@ -1,0 +1,384 @@
+"""Loading Hugging Face safetensors checkpoints into archspec modules, and exporting them back.
+
+Tensors are read with the `safetensors` library only (memory-mapped, never unpickled); names and
+layouts are translated by the tables of :mod:`archspec.hf.weights`, and every tensor is checked
+against the model before any is loaded, so a checkpoint that does not fit fails with one
+:class:`~archspec.errors.CheckpointError` listing every missing, unexpected and mis-shaped tensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from torch import nn
+
+from archspec.errors import CheckpointError, UsageError
+from archspec.hf.header import checkpoint_files, index_shards, read_headers
+from archspec.hf.weights import (
+    Comparison,
+    NameTable,
+    Rule,
+    archspec_shapes,
+    compare,
+    name_table,
+    rules,
+)
+from archspec.plan.types import ModelPlan
+from archspec.spec.model import ModelSpec
+
+
+def load_pretrained(
+    path: str | Path,
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Module:
+    """Build the archspec model a Hugging Face model folder describes and load its weights.
+
+    Args:
+        path: A folder with `config.json` and `model.safetensors` (or a sharded
+            `model.safetensors.index.json` with its shards).
+        device: Where the parameters go (default CPU).
+        dtype: Parameter dtype (default float32, as :func:`~archspec.nn.model.build_model`).
+
+    Returns:
+        The runtime module, with ``model.spec`` the imported spec.
+
+    Raises:
+        UsageError: No such folder, or no config.json / safetensors file in it.
+        HFConfigError: The config cannot be imported exactly.
+        CheckpointError: A tensor is missing, unexpected or mis-shaped (all are listed).
+    """
+    from archspec.hf.config import hf_config_to_spec, load_hf_config
+
+    folder = _folder(path)
+    config = load_hf_config(folder)
+    spec, _ = hf_config_to_spec(config, name=folder.resolve().name or "model", source=str(folder))
+    return load_checkpoint(
+        folder, spec, model_type=config["model_type"], device=device, dtype=dtype
+    )
+
+
+def load_checkpoint(
+    path: str | Path,
+    spec: ModelSpec,
+    *,
+    model_type: str | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Module:
+    """Build ``spec``'s model and load a Hugging Face checkpoint into it.
+
+    Args:
+        path: A model folder, a `.safetensors` file or a `model.safetensors.index.json`.
+        spec: The model the checkpoint holds.
+        model_type: The checkpoint's family; default: the folder's config.json, else the family
+            the spec exports as.
+        device: Where the parameters go (default CPU).
+        dtype: Parameter dtype (default float32).
+
+    Raises:
+        CheckpointError: A tensor is missing, unexpected or mis-shaped (all are listed).
+    """
+    from archspec.nn.model import build_model
+    from archspec.plan.lower import lower
+
+    plan = lower(spec)
+    table = name_table(model_type or _model_type(path, spec))
+    comparison = _check(plan, table, Path(path))
+    with _parameters_on_meta():
+        model = build_model(plan, device=device)
+    dtype = dtype or torch.float32
+    target = torch.device(device) if device is not None else torch.device("cpu")
+    state = _archspec_tensors(Path(path), comparison, plan, device=target, dtype=dtype)
+    if plan.tie_embeddings:
+        state["lm_head.weight"] = state["embed.weight"]
+    model.load_state_dict(state, strict=True, assign=True)
+    if plan.tie_embeddings:
+        model.lm_head.weight = model.embed.weight
+    # A module that made a tensor outside register_parameter would be left on meta: refuse it.
+    left_on_meta = [name for name, t in model.state_dict(keep_vars=True).items() if t.is_meta]
+    if left_on_meta:  # pragma: no cover
+        raise CheckpointError("not loaded: " + ", ".join(left_on_meta))
+    model.spec = spec
+    return model
+
+
+def load_state_dict_into(model: nn.Module, path: str | Path) -> nn.Module:
+    """Fill an archspec-built module (runtime, or a generated file's) from a Hugging Face folder.
+
+    The family and shapes come from the folder's config.json; the module must have the same
+    state-dict keys and shapes, which is checked for every tensor before anything is copied.
+
+    Returns:
+        ``model``, loaded in place (values cast to each parameter's dtype and device).
+
+    Raises:
+        CheckpointError: The checkpoint does not fit the module (every problem listed).
+    """
+    from archspec.hf.config import hf_config_to_spec, load_hf_config
+    from archspec.hf.weights import CheckpointMismatch
+    from archspec.plan.lower import lower
+
+    folder = _folder(path)
+    config = load_hf_config(folder)
+    spec, _ = hf_config_to_spec(config, name=folder.resolve().name or "model")
+    plan = lower(spec)
+    comparison = _check(plan, name_table(config["model_type"]), folder)
+    state = _archspec_tensors(folder, comparison, plan)
+    own = model.state_dict()
+    if "lm_head.weight" in own and "lm_head.weight" not in state and plan.tie_embeddings:
+        state["lm_head.weight"] = state["embed.weight"]
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mis_shaped = [
+        (k, tuple(own[k].shape), tuple(v.shape))
+        for k, v in state.items()
+        if k in own and tuple(own[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or mis_shaped:
+        raise CheckpointMismatch(f"{folder} (archspec keys)", missing, unexpected, mis_shaped)
+    with torch.no_grad():
+        model.load_state_dict(state, strict=True)
+    return model
+
+
+def to_hf_state_dict(
+    model_or_state_dict: nn.Module | Mapping[str, torch.Tensor],
+    spec: ModelSpec,
+    *,
+    model_type: str | None = None,
+    moe_layout: str | None = None,
+) -> dict[str, torch.Tensor]:
+    """The Hugging Face state dict of an archspec model: names and layouts of the spec's family.
+
+    Args:
+        model_or_state_dict: An archspec module or its state dict.
+        spec: The model's spec; its family is the one :func:`~archspec.hf.config.spec_to_hf_config`
+            exports it as (or ``model_type``).
+        model_type: Force a family (it must represent the spec exactly).
+        moe_layout: Mixtral experts `per_expert` (default, what `save_pretrained` writes) or `fused`.
+
+    Returns:
+        Contiguous tensors ready for `safetensors.torch.save_file`; a tied head is left out, as
+        transformers saves it.
+    """
+    from archspec.hf.config import spec_to_hf_config
+    from archspec.plan.lower import lower
+
+    config = spec_to_hf_config(spec, model_type=model_type)
+    plan = lower(spec)
+    table = name_table(config["model_type"])
+    names = None
+    if moe_layout == "fused":
+        names = [table.layer.format(i=i) + "mlp.experts.x" for i in range(plan.n_layers)]
+    state = (
+        model_or_state_dict.state_dict()
+        if isinstance(model_or_state_dict, nn.Module)
+        else dict(model_or_state_dict)
+    )
+    shapes = archspec_shapes(plan)
+    missing = [k for k in shapes if k not in state]
+    if missing:
+        raise CheckpointError("the state dict lacks " + ", ".join(missing))
+    out: dict[str, torch.Tensor] = {}
+    for rule in rules(plan, table, checkpoint_names=names):
+        tensors = to_hf(rule, [state[k].detach() for k in rule.ours])
+        out.update({name: t.contiguous() for name, t in zip(rule.hf, tensors, strict=True)})
+    return out
+
+
+def save_pretrained(
+    model: nn.Module,
+    path: str | Path,
+    spec: ModelSpec | None = None,
+    *,
+    model_type: str | None = None,
+    moe_layout: str | None = None,
+) -> Path:
+    """Write an archspec model as a Hugging Face folder: `config.json` and `model.safetensors`.
+
+    The spec's family is the one :func:`~archspec.hf.config.spec_to_hf_config` exports (or
+    ``model_type``); transformers' `from_pretrained` loads the folder. Each file is written to a
+    temporary name and moved into place, so a failed save leaves no half-written file.
+
+    Args:
+        model: The module (``model.spec`` is used when ``spec`` is None).
+        path: The folder (created when absent).
+        spec: The model's spec.
+        model_type: Force a family (it must represent the spec exactly).
+        moe_layout: Mixtral experts `per_expert` (default) or `fused`.
+
+    Returns:
+        The folder.
+    """
+    import json
+    import os
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    from archspec.fileio import write_atomic
+    from archspec.hf.config import spec_to_hf_config
+
+    spec = spec if spec is not None else getattr(model, "spec", None)
+    if spec is None:
+        raise UsageError("save_pretrained needs the model's spec (model.spec is not set)")
+    config = spec_to_hf_config(spec, model_type=model_type)
+    state = to_hf_state_dict(model, spec, model_type=config["model_type"], moe_layout=moe_layout)
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata={"format": "pt"})
+        os.replace(tmp, folder / "model.safetensors")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    write_atomic(folder / "config.json", json.dumps(config, indent=2) + "\n")
+    return folder
+
+
+# --- the transforms, torch side of weights.Rule -----------------------------------------------
+
+
+def from_hf(
+    rule: Rule, tensors: list[torch.Tensor], shapes: Mapping[str, tuple[int, ...]]
+) -> list[torch.Tensor]:
+    """The archspec tensors of ``rule`` from its HF tensors (inverse of :func:`to_hf`)."""
+    if rule.transpose:
+        tensors = [t.transpose(-1, -2) for t in tensors]
+    if rule.op == "copy":
+        return [tensors[0]]
+    if rule.op == "stack":
+        return [torch.stack(tensors)]
+    fused = tensors[0]
+    if rule.op == "concat":
+        return list(fused.split([shapes[k][rule.dim] for k in rule.ours], dim=rule.dim))
+    # grouped_qkv: rows are [q heads of group g, k_g, v_g] for each key/value group g.
+    G, rest = rule.groups, fused.shape[1:]
+    sizes = [shapes[k][0] // G for k in rule.ours]
+    parts = fused.reshape(G, sum(sizes), *rest).split(sizes, dim=1)  # (G, rows per group, ...)
+    return [part.reshape(-1, *rest) for part in parts]
+
+
+def to_hf(rule: Rule, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The HF tensors of ``rule`` from its archspec tensors."""
+    if rule.op == "copy":
+        out = [tensors[0]]
+    elif rule.op == "stack":
+        out = [t.clone() for t in tensors[0].unbind(0)]  # separate storages, as files need
+    elif rule.op == "concat":
+        out = [torch.cat(tensors, dim=rule.dim)]
+    else:
+        G, rest = rule.groups, tensors[0].shape[1:]
+        grouped = [t.reshape(G, -1, *rest) for t in tensors]  # (G, rows per group, ...)
+        out = [torch.cat(grouped, dim=1).reshape(-1, *rest)]
+    if rule.transpose:
+        out = [t.transpose(-1, -2) for t in out]
+    return out
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _model_type(path: str | Path, spec: ModelSpec) -> str:
+    """The family of a checkpoint: its folder's config.json, else the spec's export family."""
+    from archspec.hf.config import load_hf_config, spec_to_hf_config
+
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    if (folder / "config.json").is_file():
+        model_type = load_hf_config(folder).get("model_type")
+        if isinstance(model_type, str):
+            return model_type
+    return spec_to_hf_config(spec)["model_type"]
+
+
+def _folder(path: str | Path) -> Path:
+    folder = Path(path)
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(
+            f"{folder} {what}: expected a model folder with config.json and safetensors"
+        )
+    return folder
+
+
+def _check(plan: ModelPlan, table: NameTable, path: Path) -> Comparison:
+    """Every checkpoint tensor against the plan, from the headers alone; raises on any mismatch."""
+    header = read_headers(path)
+    comparison = compare(plan, table, {name: info.shape for name, info in header.items()})
+    if not comparison.ok:
+        raise comparison.error(str(path))
+    return comparison
+
+
+def _archspec_tensors(
+    path: Path,
+    comparison: Comparison,
+    plan: ModelPlan,
+    *,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> dict[str, torch.Tensor]:
+    """Every archspec tensor, read from the shards, transformed by the rules and converted one
+    rule at a time (so at most one rule's tensors exist in both dtypes at once)."""
+    shapes = archspec_shapes(plan)
+    out: dict[str, torch.Tensor] = {}
+    with _open_shards(path) as get:
+        for rule in comparison.rules:
+            tensors = [get(comparison.renamed[name]) for name in rule.hf]
+            for key, tensor in zip(rule.ours, from_hf(rule, tensors, shapes), strict=True):
+                out[key] = tensor.to(device=device, dtype=dtype).contiguous()
+    return out
+
+
+@contextmanager
+def _open_shards(path: Path) -> Iterator:
+    """A getter name -> tensor over every shard of the checkpoint, kept open (memory-mapped)."""
+    files = checkpoint_files(path)
+    if files[0].name.endswith(".json"):
+        where = index_shards(files[0])
+    else:
+        where = {}
+        for file in files:
+            with safe_open(file, framework="pt") as handle:
+                where.update(dict.fromkeys(handle.keys(), file))
+    with ExitStack() as stack:
+        handles = {
+            file: stack.enter_context(safe_open(file, framework="pt"))
+            for file in set(where.values())
+        }
+
+        def get(name: str) -> torch.Tensor:
+            return handles[where[name]].get_tensor(name)
+
+        yield get
+
+
+@contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """Modules built inside get their parameters on the meta device and their buffers for real.
+
+    The parameters are replaced by the checkpoint's tensors, so they need no memory or
+    initialisation; buffers that are not saved (rotary frequencies, ALiBi slopes) keep the values
+    their module computed. (The same trick as accelerate's `init_empty_weights(include_buffers=False)`.)
+    """
+    register = nn.Module.register_parameter
+
+    def register_on_meta(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        if param is not None and param.device.type != "meta":
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register(module, name, param)
+
+    nn.Module.register_parameter = register_on_meta
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register

@@ -1,0 +1,574 @@
+"""State-dict name tables between Hugging Face checkpoints and archspec modules, without torch.
+
+Each supported HF family (its config's `model_type`) has a :class:`NameTable`: where the
+embedding, blocks, final norm and head live, what each archspec module is called inside a block,
+and which HF tensors are fused or transposed. :func:`rules` turns a table and a model plan into
+:class:`Rule` s, one per group of tensors that move together; each rule says how HF tensors are made
+from archspec tensors (`to_hf`) and back. Shapes follow from the plan in pure integer math
+(:func:`archspec_shapes`, :func:`hf_shapes`), so `archspec check` compares a spec with a
+checkpoint header without importing torch; the torch side of each transform is in
+:mod:`archspec.hf.loader`.
+
+The archspec keys are fixed by the runtime module (`archspec.nn`): `embed.weight`,
+`pos_embed.weight`, `layers.{i}.{attn_norm,attn_post_norm,ffn_norm,ffn_post_norm}.*`,
+`layers.{i}.attn.{q,k,v,o}_proj.*`, `layers.{i}.attn.{q,k}_norm.*`,
+`layers.{i}.ffn.{gate,up,down}_proj.*`, MoE `layers.{i}.ffn.router.*` and stacked
+`layers.{i}.ffn.experts.{gate,up,down}_proj` (E, out, in) with `*_bias`, `final_norm.*`, `lm_head.*`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from archspec.errors import CheckpointError
+from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, NormPlan
+
+Shape = tuple[int, ...]
+Op = Literal["copy", "concat", "grouped_qkv", "stack"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """HF tensors `hf` hold archspec tensors `ours`, related by `op`.
+
+    * `copy`: one tensor each, equal.
+    * `concat`: one HF tensor is the archspec tensors concatenated along `dim` (GPT-2 `c_attn`,
+      Mixtral's `experts.gate_up_proj`).
+    * `grouped_qkv`: one HF tensor holds q, k and v interleaved per key/value group: for each of
+      `groups` groups its query heads, then its key head, then its value head (Falcon
+      `query_key_value`; with one group it is plain concatenation, with one head per group the
+      per-head [q, k, v] layout of Falcon without multi-query).
+    * `stack`: one archspec tensor (E, ...) is the HF tensors stacked (Mixtral's per-expert `w1`).
+
+    With `transpose`, the HF tensor is stored with its last two dimensions swapped after the
+    op is applied (GPT-2's Conv1D keeps weights as (in, out)).
+    """
+
+    hf: tuple[str, ...]
+    ours: tuple[str, ...]
+    op: Op = "copy"
+    dim: int = 0
+    groups: int = 1
+    transpose: bool = False
+
+
+@dataclass(frozen=True)
+class NameTable:
+    """Where a Hugging Face family keeps each archspec tensor."""
+
+    model_types: tuple[str, ...]
+    """`model_type` values of config.json this table serves."""
+    base: str
+    """Prefix of the base model (`model.`, `transformer.`); some checkpoints are saved without it."""
+    top: Mapping[str, str]
+    """archspec module -> HF module outside the blocks: embed, pos_embed, final_norm, lm_head."""
+    layer: str
+    """HF prefix of block i, with `{i}`."""
+    modules: Mapping[str, str]
+    """archspec module inside a block -> HF module inside the block."""
+    parallel_norms: Mapping[str, str] = field(default_factory=dict)
+    """Overrides of `modules` for parallel blocks with a norm per branch (Falcon 40B: ln_attn, ln_mlp)."""
+    fused_qkv: str | None = None
+    """HF module holding q, k and v in one projection, or None when they are split."""
+    qkv_layout: Literal["concat", "grouped"] = "concat"
+    """How `fused_qkv` interleaves them (see :class:`Rule`)."""
+    conv1d: frozenset[str] = frozenset()
+    """HF modules stored as GPT-2 Conv1D: weight (in, out)."""
+    moe_layouts: tuple[str, ...] = ()
+    """Expert layouts this family has been saved in, the one to write first."""
+    ignored: tuple[str, ...] = (r"(^|\.)rotary_emb\.inv_freq$",)
+    """Regexes of checkpoint tensors that are knowingly not loaded (buffers older versions saved)."""
+
+    @property
+    def name(self) -> str:
+        return self.model_types[0]
+
+
+_LLAMA_MODULES = {
+    "attn_norm": "input_layernorm",
+    "ffn_norm": "post_attention_layernorm",
+    "attn.q_proj": "self_attn.q_proj",
+    "attn.k_proj": "self_attn.k_proj",
+    "attn.v_proj": "self_attn.v_proj",
+    "attn.o_proj": "self_attn.o_proj",
+    "attn.q_norm": "self_attn.q_norm",
+    "attn.k_norm": "self_attn.k_norm",
+    "ffn.gate_proj": "mlp.gate_proj",
+    "ffn.up_proj": "mlp.up_proj",
+    "ffn.down_proj": "mlp.down_proj",
+}
+_LLAMA_TOP = {"embed": "model.embed_tokens", "final_norm": "model.norm", "lm_head": "lm_head"}
+# Gemma 2 and OLMo 2 norm the branch outputs: `post_attention_layernorm` follows attention there,
+# and the FFN's input norm (Gemma 2 only) is `pre_feedforward_layernorm`.
+_POST_NORM_MODULES = {
+    **_LLAMA_MODULES,
+    "attn_post_norm": "post_attention_layernorm",
+    "ffn_norm": "pre_feedforward_layernorm",
+    "ffn_post_norm": "post_feedforward_layernorm",
+}
+
+NAME_TABLES: tuple[NameTable, ...] = (
+    NameTable(
+        ("llama", "mistral", "qwen2", "gemma", "olmo"),
+        "model.",
+        _LLAMA_TOP,
+        "model.layers.{i}.",
+        _LLAMA_MODULES,
+    ),
+    NameTable(("gemma2", "olmo2"), "model.", _LLAMA_TOP, "model.layers.{i}.", _POST_NORM_MODULES),
+    NameTable(
+        ("mixtral",),
+        "model.",
+        _LLAMA_TOP,
+        "model.layers.{i}.",
+        _LLAMA_MODULES,
+        moe_layouts=("per_expert", "fused"),
+    ),
+    NameTable(
+        ("phi",),
+        "model.",
+        {
+            "embed": "model.embed_tokens",
+            "final_norm": "model.final_layernorm",
+            "lm_head": "lm_head",
+        },
+        "model.layers.{i}.",
+        {
+            "attn_norm": "input_layernorm",
+            "attn.q_proj": "self_attn.q_proj",
+            "attn.k_proj": "self_attn.k_proj",
+            "attn.v_proj": "self_attn.v_proj",
+            "attn.o_proj": "self_attn.dense",
+            "attn.q_norm": "self_attn.q_layernorm",
+            "attn.k_norm": "self_attn.k_layernorm",
+            "ffn.up_proj": "mlp.fc1",
+            "ffn.down_proj": "mlp.fc2",
+        },
+    ),
+    NameTable(
+        ("gpt2",),
+        "transformer.",
+        {
+            "embed": "transformer.wte",
+            "pos_embed": "transformer.wpe",
+            "final_norm": "transformer.ln_f",
+            "lm_head": "lm_head",
+        },
+        "transformer.h.{i}.",
+        {
+            "attn_norm": "ln_1",
+            "ffn_norm": "ln_2",
+            "attn.o_proj": "attn.c_proj",
+            "ffn.up_proj": "mlp.c_fc",
+            "ffn.down_proj": "mlp.c_proj",
+        },
+        fused_qkv="attn.c_attn",
+        conv1d=frozenset({"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"}),
+        # GPT-2 checkpoints of transformers < 4.3x saved the causal-mask buffers.
+        ignored=(r"(^|\.)attn\.(bias|masked_bias)$",),
+    ),
+    NameTable(
+        ("falcon",),
+        "transformer.",
+        {
+            "embed": "transformer.word_embeddings",
+            "final_norm": "transformer.ln_f",
+            "lm_head": "lm_head",
+        },
+        "transformer.h.{i}.",
+        {
+            "attn_norm": "input_layernorm",
+            "ffn_norm": "post_attention_layernorm",
+            "attn.o_proj": "self_attention.dense",
+            "ffn.up_proj": "mlp.dense_h_to_4h",
+            "ffn.down_proj": "mlp.dense_4h_to_h",
+        },
+        parallel_norms={"attn_norm": "ln_attn", "ffn_norm": "ln_mlp"},
+        fused_qkv="self_attention.query_key_value",
+        qkv_layout="grouped",
+    ),
+)
+"""Every family with a name table; the first model_type of each is its name in messages."""
+
+
+def name_table(model_type: str) -> NameTable:
+    """The name table of a config's `model_type`."""
+    for table in NAME_TABLES:
+        if model_type in table.model_types:
+            return table
+    known = sorted(t for table in NAME_TABLES for t in table.model_types)
+    raise CheckpointError(
+        f"no weight-name table for model_type {model_type!r}; available: {', '.join(known)}"
+    )
+
+
+# --- archspec shapes from the plan -----------------------------------------------------------
+
+
+def archspec_shapes(plan: ModelPlan, *, include_tied: bool = False) -> dict[str, Shape]:
+    """Every parameter of the runtime module built from ``plan``, by state-dict key, with its shape.
+
+    A tied head shares `embed.weight`; its `lm_head.weight` is listed only with ``include_tied``.
+    """
+    d, rows = plan.d_model, plan.vocab_rows
+    out: dict[str, Shape] = {"embed.weight": (rows, d)}
+    if plan.position == "learned":
+        out["pos_embed.weight"] = (plan.max_seq_len, d)
+    for layer in plan.layers:
+        out.update(_layer_shapes(layer, f"layers.{layer.index}."))
+    out.update(_norm_shapes(plan.final_norm, "final_norm."))
+    if include_tied or not plan.tie_embeddings:
+        out["lm_head.weight"] = (rows, d)
+    if plan.head_bias:
+        out["lm_head.bias"] = (rows,)
+    return out
+
+
+def _norm_shapes(norm: NormPlan | None, prefix: str) -> dict[str, Shape]:
+    if norm is None:
+        return {}
+    out = {}
+    if norm.weight:
+        out[prefix + "weight"] = (norm.width,)
+    if norm.bias:
+        out[prefix + "bias"] = (norm.width,)
+    return out
+
+
+def _linear(prefix: str, out_features: int, in_features: int, bias: bool) -> dict[str, Shape]:
+    shapes = {prefix + "weight": (out_features, in_features)}
+    if bias:
+        shapes[prefix + "bias"] = (out_features,)
+    return shapes
+
+
+def _attention_shapes(att: AttentionPlan, prefix: str) -> dict[str, Shape]:
+    d, q_width, kv_width = att.d_model, att.n_heads * att.head_dim, att.n_kv_heads * att.head_dim
+    out = {
+        **_linear(prefix + "q_proj.", q_width, d, att.q_bias),
+        **_linear(prefix + "k_proj.", kv_width, d, att.k_bias),
+        **_linear(prefix + "v_proj.", kv_width, d, att.v_bias),
+        **_linear(prefix + "o_proj.", d, q_width, att.o_bias),
+    }
+    if att.qk_norm is not None:
+        out.update(_norm_shapes(att.qk_norm.q, prefix + "q_norm."))
+        out.update(_norm_shapes(att.qk_norm.k, prefix + "k_norm."))
+    return out
+
+
+def _ffn_shapes(ffn: FfnPlan, prefix: str) -> dict[str, Shape]:
+    d, h = ffn.d_model, ffn.hidden_dim
+    if not ffn.moe:
+        out = {}
+        if ffn.gated:
+            out.update(_linear(prefix + "gate_proj.", h, d, ffn.bias))
+        out.update(_linear(prefix + "up_proj.", h, d, ffn.bias))
+        out.update(_linear(prefix + "down_proj.", d, h, ffn.bias))
+        return out
+    E = ffn.n_experts
+    out = _linear(prefix + "router.", E, d, ffn.router_bias)
+    experts = prefix + "experts."
+    if ffn.gated:
+        out[experts + "gate_proj"] = (E, h, d)
+    out[experts + "up_proj"] = (E, h, d)
+    out[experts + "down_proj"] = (E, d, h)
+    if ffn.bias:
+        if ffn.gated:
+            out[experts + "gate_bias"] = (E, h)
+        out[experts + "up_bias"] = (E, h)
+        out[experts + "down_bias"] = (E, d)
+    return out
+
+
+def _layer_shapes(layer: LayerPlan, prefix: str) -> dict[str, Shape]:
+    out: dict[str, Shape] = {}
+    for name in ("attn_norm", "attn_post_norm", "ffn_norm", "ffn_post_norm"):
+        out.update(_norm_shapes(getattr(layer, name), f"{prefix}{name}."))
+    out.update(_attention_shapes(layer.attention, prefix + "attn."))
+    out.update(_ffn_shapes(layer.ffn, prefix + "ffn."))
+    return out
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+
+def rules(
+    plan: ModelPlan, table: NameTable, *, checkpoint_names: Iterable[str] | None = None
+) -> list[Rule]:
+    """How every archspec tensor of ``plan`` is stored in a checkpoint of ``table``'s family.
+
+    Args:
+        plan: The model's plan.
+        table: The family's name table.
+        checkpoint_names: The checkpoint's tensor names (already under :func:`canonical_names`),
+            used to pick between layouts a family has been saved in (Mixtral's experts); without
+            them the first layout is used (what `save_pretrained` writes).
+
+    Raises:
+        CheckpointError: A tensor of the plan has no place in this family (e.g. a bias a fused
+            projection cannot hold, or a norm the family does not have).
+    """
+    shapes = archspec_shapes(plan)
+    out: list[Rule] = []
+    unplaced: list[str] = []
+    for key in ("embed", "pos_embed", "final_norm", "lm_head"):
+        for param in ("weight", "bias"):
+            ours = f"{key}.{param}"
+            if ours in shapes:
+                if key in table.top:
+                    out.append(Rule((f"{table.top[key]}.{param}",), (ours,)))
+                else:
+                    unplaced.append(ours)
+    names = set(checkpoint_names) if checkpoint_names is not None else None
+    for layer in plan.layers:
+        prefix = f"layers.{layer.index}."
+        layer_keys = {k[len(prefix) :]: s for k, s in shapes.items() if k.startswith(prefix)}
+        out += _layer_rules(table, layer, layer_keys, names, unplaced)
+    if unplaced:
+        raise CheckpointError(
+            f"the {table.name} checkpoint format has no place for {len(unplaced)} tensor(s) of this "
+            "model: " + ", ".join(unplaced[:8]) + (" ..." if len(unplaced) > 8 else "")
+        )
+    return out
+
+
+def _layer_rules(
+    table: NameTable,
+    layer: LayerPlan,
+    keys: dict[str, Shape],
+    names: set[str] | None,
+    unplaced: list[str],
+) -> list[Rule]:
+    ours_prefix = f"layers.{layer.index}."
+    hf_prefix = table.layer.format(i=layer.index)
+    modules = dict(table.modules)
+    if layer.wiring == "parallel" and layer.ffn_norm is not None:
+        modules.update(table.parallel_norms)
+    out: list[Rule] = []
+    left = dict(keys)
+
+    def ours(*local: str) -> tuple[str, ...]:
+        return tuple(ours_prefix + k for k in local)
+
+    if table.fused_qkv is not None:
+        module = hf_prefix + table.fused_qkv
+        transpose = table.fused_qkv in table.conv1d
+        groups = layer.attention.n_kv_heads if table.qkv_layout == "grouped" else 1
+        op: Op = "grouped_qkv" if table.qkv_layout == "grouped" else "concat"
+        for param in ("weight", "bias"):
+            local = tuple(f"attn.{p}_proj.{param}" for p in "qkv")
+            present = [k in left for k in local]
+            if all(present):
+                weight_t = transpose and param == "weight"
+                out.append(
+                    Rule(
+                        (f"{module}.{param}",), ours(*local), op, groups=groups, transpose=weight_t
+                    )
+                )
+                for k in local:
+                    del left[k]
+            elif any(present):
+                unplaced.extend(ours(*(k for k in local if k in left)))
+                for k in local:
+                    left.pop(k, None)
+    if layer.ffn.moe:
+        out += _moe_rules(table, layer, left, ours_prefix, hf_prefix, names, unplaced)
+    for local in sorted(left):
+        module, _, param = local.rpartition(".")
+        if module not in modules:
+            unplaced.append(ours_prefix + local)
+            continue
+        hf_module = modules[module]
+        transpose = hf_module in table.conv1d and param == "weight"
+        out.append(Rule((f"{hf_prefix}{hf_module}.{param}",), ours(local), transpose=transpose))
+    return out
+
+
+def _moe_rules(
+    table: NameTable,
+    layer: LayerPlan,
+    left: dict[str, Shape],
+    ours_prefix: str,
+    hf_prefix: str,
+    names: set[str] | None,
+    unplaced: list[str],
+) -> list[Rule]:
+    """Mixtral's experts: per expert (`block_sparse_moe.experts.{e}.w1/w2/w3`, what transformers 4
+    and 5 write) or fused (`mlp.experts.gate_up_proj` (E, 2h, d), transformers 5's module layout)."""
+    moe_keys = sorted(k for k in left if k.startswith("ffn."))
+    for k in moe_keys:
+        del left[k]
+    if not table.moe_layouts:
+        unplaced.extend(ours_prefix + k for k in moe_keys)
+        return []
+    ffn = layer.ffn
+    layout = table.moe_layouts[0]
+    if names is not None and any(n.startswith(hf_prefix + "mlp.experts.") for n in names):
+        layout = "fused"
+    if ffn.bias or not ffn.gated or ffn.router_bias:
+        unplaced.extend(
+            ours_prefix + k for k in moe_keys if "bias" in k or k == "ffn.experts.up_proj"
+        )
+        return []
+    E = ffn.n_experts
+    gate, up, down = (f"{ours_prefix}ffn.experts.{p}_proj" for p in ("gate", "up", "down"))
+    if layout == "fused":
+        base = hf_prefix + "mlp."
+        return [
+            Rule((base + "gate.weight",), (ours_prefix + "ffn.router.weight",)),
+            Rule((base + "experts.gate_up_proj",), (gate, up), "concat", dim=1),
+            Rule((base + "experts.down_proj",), (down,)),
+        ]
+    base = hf_prefix + "block_sparse_moe."
+    per_expert = [
+        Rule(tuple(f"{base}experts.{e}.{w}.weight" for e in range(E)), (ours,), "stack")
+        for w, ours in (("w1", gate), ("w3", up), ("w2", down))
+    ]
+    return [Rule((base + "gate.weight",), (ours_prefix + "ffn.router.weight",)), *per_expert]
+
+
+# --- shapes and names on the HF side ----------------------------------------------------------
+
+
+def hf_shapes(rule: Rule, ours: Mapping[str, Shape]) -> dict[str, Shape]:
+    """The shapes of a rule's HF tensors, given the archspec shapes."""
+    shapes = [ours[k] for k in rule.ours]
+    if rule.op == "stack":
+        result = [shapes[0][1:]] * len(rule.hf)
+    elif rule.op == "copy":
+        result = [shapes[0]]
+    else:
+        dim = rule.dim % len(shapes[0])
+        total = sum(s[dim] for s in shapes)
+        result = [shapes[0][:dim] + (total,) + shapes[0][dim + 1 :]]
+    if rule.transpose:
+        result = [s[:-2] + (s[-1], s[-2]) for s in result]
+    return dict(zip(rule.hf, result, strict=True))
+
+
+def expected_hf_shapes(plan: ModelPlan, rule_list: Iterable[Rule]) -> dict[str, Shape]:
+    """Every HF tensor name of a checkpoint of ``plan`` with the shape it must have."""
+    ours = archspec_shapes(plan)
+    out: dict[str, Shape] = {}
+    for rule in rule_list:
+        out.update(hf_shapes(rule, ours))
+    return out
+
+
+def tied_head_name(table: NameTable) -> str:
+    """The HF name of the output head's weight, which tied checkpoints may store or omit."""
+    return table.top["lm_head"] + ".weight"
+
+
+def is_ignored(table: NameTable, name: str) -> bool:
+    """Whether a checkpoint tensor is knowingly not loaded (a buffer older versions saved)."""
+    return any(re.search(pattern, name) for pattern in table.ignored)
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that puts `layers.2` before `layers.10`."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in name.split("."))
+
+
+def canonical_names(table: NameTable, names: Iterable[str]) -> dict[str, str]:
+    """Checkpoint name -> name in the family's table.
+
+    Checkpoints saved from the base model (the original `gpt2` upload: `h.0.attn.c_attn.weight`,
+    `wte.weight`) lack the base prefix; it is added back when no name carries it.
+    """
+    names = list(names)
+    base = table.base
+    if any(n.startswith(base) for n in names):
+        return {n: n for n in names}
+    head = table.top["lm_head"] + "."
+    return {n: n if n.startswith(head) else base + n for n in names}
+
+
+# --- comparing a plan with a checkpoint -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A model plan against a checkpoint's tensor names and shapes (HF names, canonical)."""
+
+    table: NameTable
+    rules: tuple[Rule, ...]
+    expected: dict[str, Shape]
+    """HF name -> shape every tensor of the model needs."""
+    found: dict[str, Shape]
+    """HF name -> shape in the checkpoint."""
+    renamed: dict[str, str]
+    """Canonical HF name -> name as stored (they differ when the base prefix was left out)."""
+    missing: tuple[str, ...]
+    unexpected: tuple[str, ...]
+    mis_shaped: tuple[tuple[str, Shape, Shape], ...]
+    """(name, expected shape, checkpoint shape)."""
+    ignored: tuple[str, ...]
+    """Checkpoint tensors knowingly not loaded: old buffers, and a tied head stored anyway."""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.mis_shaped)
+
+    def error(self, where: str) -> CheckpointMismatch:
+        """The mismatch as an error that lists every problem."""
+        return CheckpointMismatch(where, self.missing, self.unexpected, self.mis_shaped)
+
+
+class CheckpointMismatch(CheckpointError):
+    """A checkpoint's tensors do not fit the model: every missing, unexpected and mis-shaped one."""
+
+    def __init__(
+        self,
+        where: str,
+        missing: Iterable[str] = (),
+        unexpected: Iterable[str] = (),
+        mis_shaped: Iterable[tuple[str, Shape, Shape]] = (),
+    ) -> None:
+        self.where = where
+        self.missing = tuple(missing)
+        self.unexpected = tuple(unexpected)
+        self.mis_shaped = tuple(mis_shaped)
+        lines = [f"{where}: the checkpoint does not fit the model"]
+        if self.missing:
+            lines.append(f"  missing ({len(self.missing)}): " + ", ".join(self.missing))
+        if self.unexpected:
+            lines.append(f"  unexpected ({len(self.unexpected)}): " + ", ".join(self.unexpected))
+        for name, want, got in self.mis_shaped:
+            lines.append(f"  shape of {name}: model needs {list(want)}, checkpoint has {list(got)}")
+        super().__init__("\n".join(lines))
+
+
+def compare(plan: ModelPlan, table: NameTable, found: Mapping[str, Shape]) -> Comparison:
+    """Check a checkpoint's names and shapes (as stored) against what ``plan`` needs."""
+    renamed = canonical_names(table, found)
+    canonical = {renamed[name]: tuple(shape) for name, shape in found.items()}
+    stored_as = {new: old for old, new in renamed.items()}
+    rule_list = tuple(rules(plan, table, checkpoint_names=canonical))
+    expected = expected_hf_shapes(plan, rule_list)
+    missing = tuple(sorted((name for name in expected if name not in canonical), key=natural_key))
+    ignored, unexpected = [], []
+    for name in sorted(canonical, key=natural_key):
+        if name in expected:
+            continue
+        tied_extra = plan.tie_embeddings and name == tied_head_name(table)
+        (ignored if tied_extra or is_ignored(table, name) else unexpected).append(name)
+    mis_shaped = tuple(
+        (name, shape, canonical[name])
+        for name, shape in expected.items()
+        if name in canonical and canonical[name] != shape
+    )
+    return Comparison(
+        table=table,
+        rules=rule_list,
+        expected=expected,
+        found=canonical,
+        renamed=stored_as,
+        missing=missing,
+        unexpected=tuple(unexpected),
+        mis_shaped=mis_shaped,
+        ignored=tuple(ignored),
+    )
