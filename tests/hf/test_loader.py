@@ -42,6 +42,7 @@ from archspec.plan.lower import lower
 from archspec.spec.load import load_spec
 from archspec.spec.model import ModelSpec
 from archspec.spec.resolve import deep_merge
+from archspec.spec.shipped import shipped_names
 from tests.strategies import specs
 
 _BASE: dict[str, Any] = {
@@ -365,3 +366,24 @@ def test_exported_safetensors_are_plain_tensors(tmp_path: Path) -> None:
     tensors = load_file(tmp_path / "model.safetensors")
     qkv = tensors["transformer.h.0.self_attention.query_key_value.weight"]
     assert qkv.shape == ((4 + 2 * 2) * 8, 32)  # 4 query heads, 2 key/value groups of 8
+
+
+@pytest.mark.parametrize("name", shipped_names())
+def test_generated_module_loads_the_same_checkpoint(name: str, tmp_path: Path) -> None:
+    """One checkpoint fills the runtime module and a generated file's build_model() alike."""
+    import types
+
+    import archspec
+    from archspec.hf.loader import load_state_dict_into, save_pretrained
+    from archspec.spec.shrink import shrink
+
+    spec = shrink(archspec.load_spec(name))
+    torch.manual_seed(0)
+    runtime = archspec.build_model(spec).eval()
+    save_pretrained(runtime, tmp_path / "model", spec)
+    module = types.ModuleType(f"generated_{spec.name}")
+    exec(compile(archspec.emit_code(spec), "<generated>", "exec"), module.__dict__)
+    generated = load_state_dict_into(module.build_model(), tmp_path / "model").eval()
+    ids = torch.randint(0, spec.vocab_size, (2, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(generated(ids), runtime(ids), atol=1e-5, rtol=1e-5)
