@@ -89,7 +89,8 @@ def make_pair(spec: ModelSpec) -> Pair:
     model_type = config.pop("model_type")
     hf_config = transformers.AutoConfig.for_model(model_type, **config)
     torch.manual_seed(0)
-    reference = transformers.AutoModelForCausalLM.from_config(hf_config).eval()
+    # float32 on both sides: from_config would otherwise follow the config's (published) dtype.
+    reference = transformers.AutoModelForCausalLM.from_config(hf_config, dtype=torch.float32).eval()
     with tempfile.TemporaryDirectory() as folder:
         reference.save_pretrained(folder, safe_serialization=True)
         runtime = load_state_dict_into(archspec.build_model(spec), folder).eval()
