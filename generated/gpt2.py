@@ -33,7 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-VOCAB_ROWS = 50257
+VOCAB_SIZE = 50257  # tokens; generate never samples beyond them
+VOCAB_ROWS = 50257  # embedding rows
+
 D_MODEL = 768
 N_LAYERS = 12
 MAX_SEQ_LEN = 1024
@@ -266,12 +268,12 @@ class Transformer(nn.Module):
         B, T = input_ids.shape
         cache = self.new_cache(B, T + max_new_tokens)
         tokens = [input_ids]
-        logits = self(input_ids, cache=cache, last_only=True)[:, -1]
+        logits = self(input_ids, cache=cache, last_only=True)[:, -1, :VOCAB_SIZE]
         for step in range(max_new_tokens):
             token = next_token(logits, temperature, top_k, generator)
             tokens.append(token)
             if step + 1 < max_new_tokens:
-                logits = self(token, cache=cache, last_only=True)[:, -1]
+                logits = self(token, cache=cache, last_only=True)[:, -1, :VOCAB_SIZE]
         return torch.cat(tokens, dim=1)
 
     @torch.no_grad()

@@ -32,7 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-VOCAB_ROWS = 32000
+VOCAB_SIZE = 32000  # tokens; generate never samples beyond them
+VOCAB_ROWS = 32000  # embedding rows
+
 D_MODEL = 4096
 N_LAYERS = 32
 MAX_SEQ_LEN = 32768
@@ -57,22 +59,24 @@ ROPE_BASE = 10000.0
 ROTARY_DIM = 128
 
 
-def rope_inv_freq() -> torch.Tensor:
+def rope_inv_freq(device: torch.device) -> torch.Tensor:
     """Inverse frequency of each rotary pair: base ** (-2i / ROTARY_DIM) (Su et al. 2021)."""
-    exponents = torch.arange(0, ROTARY_DIM, 2, dtype=torch.int64).float() / ROTARY_DIM
+    pairs = torch.arange(0, ROTARY_DIM, 2, dtype=torch.int64, device=device)
+    exponents = pairs.float() / ROTARY_DIM
     inv_freq = 1.0 / (ROPE_BASE**exponents)
     return inv_freq
 
 
 class RotaryEmbedding(nn.Module):
-    """cos/sin tables (T, ROTARY_DIM) for the positions of one forward pass."""
+    """cos/sin tables (T, ROTARY_DIM) for the positions of one forward pass.
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("inv_freq", rope_inv_freq(), persistent=False)
+    The frequencies are recomputed in float32 each pass (a few tiny ops) rather than kept as a
+    buffer, so casting the model to bf16 never rounds them and a meta-built model needs no fixing.
+    """
 
     def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        freqs = positions.float()[:, None] * self.inv_freq[None, :]  # (T, ROTARY_DIM / 2)
+        inv_freq = rope_inv_freq(positions.device)
+        freqs = positions.float()[:, None] * inv_freq[None, :]  # (T, ROTARY_DIM / 2)
         angles = torch.cat((freqs, freqs), dim=-1)  # (T, ROTARY_DIM): half-split pairs
         return angles.cos(), angles.sin()
 
@@ -314,12 +318,12 @@ class Transformer(nn.Module):
         B, T = input_ids.shape
         cache = self.new_cache(B, T + max_new_tokens)
         tokens = [input_ids]
-        logits = self(input_ids, cache=cache, last_only=True)[:, -1]
+        logits = self(input_ids, cache=cache, last_only=True)[:, -1, :VOCAB_SIZE]
         for step in range(max_new_tokens):
             token = next_token(logits, temperature, top_k, generator)
             tokens.append(token)
             if step + 1 < max_new_tokens:
-                logits = self(token, cache=cache, last_only=True)[:, -1]
+                logits = self(token, cache=cache, last_only=True)[:, -1, :VOCAB_SIZE]
         return torch.cat(tokens, dim=1)
 
     @torch.no_grad()

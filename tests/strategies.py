@@ -137,7 +137,12 @@ def position_dicts(draw: st.DrawFn, max_seq_len: int = 64) -> dict[str, Any]:
     # RoPE has the most options, so it is drawn more often than the others.
     position: dict[str, Any] = {"kind": draw(st.sampled_from(("rope",) + POSITIONS))}
     if position["kind"] == "rope":
-        _maybe(draw, position, "theta", st.sampled_from([10000.0, 500000.0, 1e6]) | _SIZES)
+        _maybe(
+            draw,
+            position,
+            "theta",
+            st.sampled_from([10000.0, 500000.0, 1e6]) | st.floats(1.5, 100.0),
+        )
         _maybe(draw, position, "fraction", st.sampled_from([1.0, 0.5, 0.25, 0.4, 0.75]))
         _maybe(draw, position, "layout", st.sampled_from(["half_split", "interleaved"]))
         if draw(st.booleans()):
@@ -147,17 +152,18 @@ def position_dicts(draw: st.DrawFn, max_seq_len: int = 64) -> dict[str, Any]:
     return position
 
 
-def _rotary_ok(fraction: float | None, size: int) -> bool:
-    """Whether a head of ``size`` rotates an even number (>= 2) of dimensions (None: no RoPE)."""
+def _rotary_ok(fraction: float | None, size: int, min_rotary: int = 2) -> bool:
+    """Whether a head of ``size`` rotates an even number (>= ``min_rotary``) of dimensions
+    (None: no RoPE)."""
     if fraction is None:
         return True
     rot = int(size * fraction)
-    return rot >= 2 and rot % 2 == 0
+    return rot >= min_rotary and rot % 2 == 0
 
 
 @st.composite
 def attention_dicts(
-    draw: st.DrawFn, max_seq_len: int, fraction: float | None
+    draw: st.DrawFn, max_seq_len: int, fraction: float | None, min_rotary: int = 2
 ) -> tuple[int, dict[str, Any]]:
     """``(d_model, attention)``: MHA, MQA or GQA; head size derived or set apart from the width."""
     n_heads = draw(st.sampled_from([1, 2, 3, 4, 6, 8]))
@@ -165,13 +171,17 @@ def attention_dicts(
     kv = draw(st.sampled_from([None] + [d for d in range(1, n_heads + 1) if n_heads % d == 0]))
     if kv is not None:
         attention["n_kv_heads"] = kv
-    derived = [d for d in range(16, 65) if d % n_heads == 0 and _rotary_ok(fraction, d // n_heads)]
+    derived = [
+        d
+        for d in range(16, 65)
+        if d % n_heads == 0 and _rotary_ok(fraction, d // n_heads, min_rotary)
+    ]
     if derived and draw(st.booleans()):
         d_model = draw(st.sampled_from(derived))
     else:
         d_model = draw(st.integers(16, 64))
         attention["head_dim"] = draw(
-            st.sampled_from([hd for hd in range(4, 17) if _rotary_ok(fraction, hd)])
+            st.sampled_from([hd for hd in range(4, 17) if _rotary_ok(fraction, hd, min_rotary)])
         )
     for name in ("q_bias", "k_bias", "v_bias", "o_bias"):
         _maybe(draw, attention, name, _BIAS)
@@ -260,7 +270,9 @@ def spec_dicts(
     position = None if draw(st.integers(0, 3)) == 0 else draw(position_dicts(max_seq_len))
     rope = position is None or position["kind"] == "rope"
     fraction = (position or {}).get("fraction", 1.0) if rope else None
-    d_model, attention = draw(attention_dicts(max_seq_len, fraction))
+    ntk = rope and ((position or {}).get("scaling") or {}).get("kind") == "ntk"
+    min_rotary = 4 if ntk else 2  # NTK raises the base to rotary_dim / (rotary_dim - 2)
+    d_model, attention = draw(attention_dicts(max_seq_len, fraction, min_rotary))
     data: dict[str, Any] = {
         "name": "tiny-" + draw(st.text("abcdefghijklmnopqrstuvwxyz0123456789-", max_size=10)),
         "vocab_size": vocab_size,

@@ -71,6 +71,7 @@ def _environment() -> jinja2.Environment:
         comment=filters.comment,
         doc=filters.doc,
         tuple_literal=filters.tuple_literal,
+        tuple_code=filters.tuple_code,
         wrap=filters.wrap,
     )
     return env

@@ -79,3 +79,14 @@ def wrap(text: str, first: str, rest: str, width: int = 96) -> str:
         break_long_words=False,
         break_on_hyphens=False,
     )
+
+
+def tuple_code(items: object, prefix: str = "", indent: int = 0, width: int = 100) -> str:
+    """A tuple of code expressions laid out as `ruff format` would: `(a,)` or `(a, b)` on one
+    line when `prefix + tuple` fits in ``width``, else one item per line with a trailing comma."""
+    parts = [str(item) for item in items]
+    one_line = f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
+    if len(prefix) + len(one_line) <= width:
+        return one_line
+    pad = " " * indent
+    return "(\n" + "".join(f"{pad}    {part},\n" for part in parts) + f"{pad})"

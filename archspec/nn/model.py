@@ -58,17 +58,19 @@ class CausalMasks(nn.Module):
 
 
 class AlibiMasks(CausalMasks):
-    """ALiBi: an additive mask of -slope * distance per head on top of causality."""
+    """ALiBi: an additive mask of -slope * distance per head on top of causality (slopes in
+    float32 whatever the model's dtype, like the generated file's constants)."""
 
     def __init__(self, windows: tuple[int | None, ...], slopes: tuple[float, ...]) -> None:
         super().__init__(windows)
-        self.register_buffer("slopes", torch.tensor(slopes, dtype=torch.float32), persistent=False)
+        self.slopes = slopes
 
     def forward(self, T: int, S: int, device: torch.device, dtype: torch.dtype) -> list[Mask]:
+        slopes = torch.tensor(self.slopes, dtype=torch.float32, device=device)
         distance = (
             torch.arange(S - T, S, device=device)[:, None] - torch.arange(S, device=device)[None, :]
         )
-        bias = -self.slopes[:, None, None] * distance  # (H, T, S)
+        bias = -slopes[:, None, None] * distance  # (H, T, S)
         return [
             Mask(
                 bias.masked_fill(~causal_allowed(T, S, w, device), float("-inf"))[None].to(dtype),
@@ -165,12 +167,13 @@ class Transformer(nn.Module):
         B, T = input_ids.shape
         cache = self.new_cache(B, T + max_new_tokens)
         tokens = [input_ids]
-        logits = self(input_ids, cache=cache, last_only=True)[:, -1]
+        vocab = self.plan.vocab_size  # padding rows of a padded vocabulary are never sampled
+        logits = self(input_ids, cache=cache, last_only=True)[:, -1, :vocab]
         for step in range(max_new_tokens):
             token = next_token(logits, temperature, top_k, generator)
             tokens.append(token)
             if step + 1 < max_new_tokens:
-                logits = self(token, cache=cache, last_only=True)[:, -1]
+                logits = self(token, cache=cache, last_only=True)[:, -1, :vocab]
         return torch.cat(tokens, dim=1)
 
     @torch.no_grad()

@@ -11,10 +11,10 @@ from torch import nn
 from archspec.plan.types import RopePlan
 
 
-def rope_inv_freq(plan: RopePlan) -> torch.Tensor:
+def rope_inv_freq(plan: RopePlan, device: torch.device | None = None) -> torch.Tensor:
     """Inverse frequencies of the rotary pairs, scaled as the plan says (float32, like the references)."""
     dim = plan.rotary_dim
-    exponents = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim
+    exponents = torch.arange(0, dim, 2, dtype=torch.int64, device=device).float() / dim
     inv_freq = 1.0 / (plan.base**exponents)
     if plan.scaling == "linear":
         return inv_freq / plan.factor
@@ -27,47 +27,40 @@ def rope_inv_freq(plan: RopePlan) -> torch.Tensor:
 
 def _llama3(inv_freq: torch.Tensor, plan: RopePlan) -> torch.Tensor:
     """Llama 3.1: keep high frequencies, divide low ones by `factor`, blend in between."""
-    low_wavelen = plan.original_max_seq_len / plan.low_freq_factor
-    high_wavelen = plan.original_max_seq_len / plan.high_freq_factor
+    low, high = plan.low_freq_factor, plan.high_freq_factor
     wavelen = 2 * math.pi / inv_freq
-    scaled = torch.where(wavelen > low_wavelen, inv_freq / plan.factor, inv_freq)
-    smooth = (plan.original_max_seq_len / wavelen - plan.low_freq_factor) / (
-        plan.high_freq_factor - plan.low_freq_factor
-    )
+    long_waves = wavelen > plan.original_max_seq_len / low
+    short_waves = wavelen < plan.original_max_seq_len / high
+    scaled = torch.where(long_waves, inv_freq / plan.factor, inv_freq)
+    smooth = (plan.original_max_seq_len / wavelen - low) / (high - low)
     smoothed = (1 - smooth) * scaled / plan.factor + smooth * scaled
-    medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
-    return torch.where(medium, smoothed, scaled)
+    return torch.where(~short_waves & ~long_waves, smoothed, scaled)
 
 
 def _yarn(inv_freq: torch.Tensor, plan: RopePlan) -> torch.Tensor:
     """YaRN (Peng et al. 2023): interpolate low frequencies, keep high ones, ramp between."""
-    dim = plan.rotary_dim
-
-    def correction_dim(rotations: float) -> float:
-        return (dim * math.log(plan.original_max_seq_len / (rotations * 2 * math.pi))) / (
-            2 * math.log(plan.theta)
-        )
-
-    low = max(math.floor(correction_dim(plan.beta_fast)), 0)
-    high = min(math.ceil(correction_dim(plan.beta_slow)), dim - 1)
-    if low == high:
-        high += 0.001
-    ramp = torch.clamp((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low), 0, 1)
+    pair = torch.arange(plan.rotary_dim // 2, dtype=torch.float32, device=inv_freq.device)
+    ramp = torch.clamp((pair - plan.yarn_low) / (plan.yarn_high - plan.yarn_low), 0, 1)
     extrapolation = 1 - ramp
     return (inv_freq / plan.factor) * (1 - extrapolation) + inv_freq * extrapolation
 
 
 class Rotary(nn.Module):
-    """cos/sin tables for given positions: (T, rotary_dim), pairs half-split or interleaved."""
+    """cos/sin tables for given positions: (T, rotary_dim), pairs half-split or interleaved.
+
+    Frequencies are recomputed in float32 each pass (a few tiny ops) instead of being kept in a
+    buffer, so casting the model to bf16 never rounds them and a meta-built model needs no fixing.
+    """
 
     def __init__(self, plan: RopePlan) -> None:
         super().__init__()
-        self.register_buffer("inv_freq", rope_inv_freq(plan), persistent=False)
+        self.plan = plan
         self.attention_factor = plan.attention_factor
         self.interleaved = plan.interleaved
 
     def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        freqs = positions.float()[:, None] * self.inv_freq[None, :]  # (T, rotary_dim / 2)
+        inv_freq = rope_inv_freq(self.plan, positions.device)
+        freqs = positions.float()[:, None] * inv_freq[None, :]  # (T, rotary_dim / 2)
         if self.interleaved:
             angles = torch.repeat_interleave(freqs, 2, dim=-1)  # (T, rotary_dim): f0 f0 f1 f1 ...
         else:

@@ -94,11 +94,20 @@ def _rope(position: RopePosition, attention: object, d_model: int) -> RopePlan:
     kind = "none" if scaling is None else scaling.kind
     factor = 1.0 if scaling is None else scaling.factor
     attention_factor = 1.0
+    rotary = resolve.rotary_dim(position, head)
+    yarn_low = yarn_high = 0.0
     if scaling is not None and scaling.kind == "yarn":
         attention_factor = scaling.attention_factor or (0.1 * math.log(factor) + 1.0)
+        yarn_low, yarn_high = yarn_ramp(
+            rotary,
+            position.theta,
+            scaling.original_max_seq_len,
+            scaling.beta_fast,
+            scaling.beta_slow,
+        )
     return RopePlan(
         head_dim=head,
-        rotary_dim=resolve.rotary_dim(position, head),
+        rotary_dim=rotary,
         theta=position.theta,
         interleaved=position.layout == "interleaved",
         scaling=kind,
@@ -109,7 +118,24 @@ def _rope(position: RopePosition, attention: object, d_model: int) -> RopePlan:
         beta_fast=getattr(scaling, "beta_fast", 32.0),
         beta_slow=getattr(scaling, "beta_slow", 1.0),
         attention_factor=attention_factor,
+        yarn_low=yarn_low,
+        yarn_high=yarn_high,
     )
+
+
+def yarn_ramp(
+    dim: int, theta: float, original: int, beta_fast: float, beta_slow: float
+) -> tuple[float, float]:
+    """YaRN's correction range (Peng et al. 2023, eq. 17-18): the rotary pairs between which
+    frequencies blend from kept (fast rotations) to interpolated (slow ones), as the references
+    compute it (floored / ceiled, clamped to the pairs, widened by 0.001 when empty)."""
+
+    def pair(rotations: float) -> float:
+        return (dim * math.log(original / (rotations * 2 * math.pi))) / (2 * math.log(theta))
+
+    low = float(max(math.floor(pair(beta_fast)), 0))
+    high = float(min(math.ceil(pair(beta_slow)), dim - 1))
+    return low, high + 0.001 if low == high else high
 
 
 def _attention(spec: ModelSpec, layer: resolve.LayerSpec) -> AttentionPlan:

@@ -50,6 +50,10 @@ class RopePlan:
     beta_slow: float
     attention_factor: float
     """Multiplier of cos and sin (YaRN's temperature; 1.0 otherwise)."""
+    yarn_low: float = 0.0
+    """YaRN: rotary pairs below this index keep their frequency (start of the ramp)."""
+    yarn_high: float = 0.0
+    """YaRN: rotary pairs above this index are fully interpolated (end of the ramp)."""
 
     @property
     def partial(self) -> bool:

@@ -251,6 +251,14 @@ def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, st
                     f"int({size} * {spec.position.fraction}) = {rot} must be even and at least 2",
                 )
             )
+        elif spec.position.scaling is not None and spec.position.scaling.kind == "ntk" and rot < 4:
+            issues.append(
+                (
+                    ("position", "scaling", "kind"),
+                    "NTK-aware scaling raises the base to rotary_dim / (rotary_dim - 2): rotary "
+                    f"dimension {rot} needs to be at least 4",
+                )
+            )
     return issues
 
 

@@ -160,7 +160,7 @@ class RopePosition(SpecModel):
 
     kind: Literal["rope"] = "rope"
     """Position encoding (the default when `kind` is left out)."""
-    theta: PositiveFloat = 10000.0
+    theta: Annotated[float, Field(gt=1)] = 10000.0
     """Base of the rotation frequencies (Llama 2: 1e4, Llama 3: 5e5, Mistral: 1e6)."""
     fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
     """Fraction of each head's dimensions that rotate (phi-2: 0.4); the rest pass through."""

@@ -20,12 +20,11 @@ import types
 from typing import Any
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from archspec.codegen.emit import emit_code, module_filename
 from archspec.spec.model import ModelSpec
-from tests.codegen.helpers import codegen_known_bug
 from tests.nn.helpers import budget
 from tests.strategies import hostile_text, specs, tiny_spec
 
@@ -176,7 +175,6 @@ def test_module_filename_is_an_identifier(name: str) -> None:
 @budget(30)
 @given(specs(texts=hostile_text()), hostile_text().filter(bool), st.data())
 def test_any_spec_text_stays_in_docstrings(spec: ModelSpec, name: str, data: st.DataObject) -> None:
-    assume(not codegen_known_bug(spec))
     path = data.draw(hostile_text(), label="source path")
     hostile = spec.model_copy(update={"name": name})
     tame = spec.model_copy(update={"name": "tame", "description": "", "source": {}})

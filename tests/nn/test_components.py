@@ -21,7 +21,7 @@ from archspec.nn.attention import (
 from archspec.nn.cache import KVCache
 from archspec.nn.ffn import MLP, GatedMLP, build_ffn
 from archspec.nn.generate import next_token
-from archspec.nn.model import AlibiMasks, CausalMasks, build_model
+from archspec.nn.model import AlibiMasks, CausalMasks
 from archspec.nn.moe import MixtureOfExperts
 from archspec.nn.norm import GemmaRMSNorm, LayerNorm, RMSNorm, build_norm
 from archspec.nn.position import (
@@ -33,7 +33,7 @@ from archspec.nn.position import (
     rotate_half,
     rotate_pairs,
 )
-from archspec.plan.lower import alibi_slopes, lower
+from archspec.plan.lower import alibi_slopes, lower, yarn_ramp
 from archspec.plan.types import FfnPlan, NormPlan, RopePlan
 from tests.nn.helpers import randomize_
 from tests.strategies import tiny_spec
@@ -68,7 +68,16 @@ def rope(**changes: object) -> RopePlan:
         "beta_slow": 1.0,
         "attention_factor": 1.0,
     }
-    return RopePlan(**{**fields, **changes})  # type: ignore[arg-type]
+    fields = {**fields, **changes}
+    if fields["scaling"] == "yarn":
+        fields["yarn_low"], fields["yarn_high"] = yarn_ramp(
+            fields["rotary_dim"],
+            fields["theta"],
+            fields["original_max_seq_len"],
+            fields["beta_fast"],
+            fields["beta_slow"],
+        )
+    return RopePlan(**fields)  # type: ignore[arg-type]
 
 
 def ffn_plan(activation: str = "silu", gated: bool = True, **changes: object) -> FfnPlan:
@@ -231,20 +240,11 @@ def test_yarn_scaling_keeps_high_and_interpolates_low_frequencies() -> None:
     assert (scaled <= plain + 1e-12).all() and (scaled >= plain / 4.0 - 1e-12).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="archspec bug: YaRN's correction range divides by 2 * log(theta) (nn/position.py _yarn, "
-    "codegen rotary.j2), so a valid spec with theta = 1.0 raises ZeroDivisionError when built; "
-    "the spec checks should reject theta <= 1 for RoPE (frequencies must decrease), or the plan "
-    "handle it",
-)
-def test_yarn_with_theta_one() -> None:
+def test_rope_theta_must_exceed_one() -> None:
+    # Frequencies theta ** (-2i / d) must decrease; YaRN's correction range divides by log(theta).
     scaling = {"kind": "yarn", "factor": 2.0, "original_max_seq_len": 8}
-    try:
-        spec = tiny_spec(position={"kind": "rope", "theta": 1.0, "scaling": scaling})
-    except ValueError:
-        return  # rejected as invalid: also a fix
-    build_model(spec)
+    with pytest.raises(ValueError, match="greater than 1"):
+        tiny_spec(position={"kind": "rope", "theta": 1.0, "scaling": scaling})
 
 
 def test_learned_positions_add_the_rows_of_their_positions() -> None:

@@ -30,7 +30,7 @@ from archspec.analysis.params import count_params
 from archspec.nn.model import build_model
 from archspec.plan.lower import lower
 from archspec.spec.model import ModelSpec
-from tests.codegen.helpers import codegen_known_bug, load_generated, runtime_known_bug
+from tests.codegen.helpers import load_generated
 from tests.nn.helpers import (
     budget,
     per_component,
@@ -70,7 +70,6 @@ def model_for(spec: ModelSpec, backend: str, dtype: torch.dtype = torch.float64)
 @budget(40)
 @given(specs())
 def test_built_parameters_match_the_analytic_count(spec: ModelSpec) -> None:
-    assume(not runtime_known_bug(spec))
     counts = count_params(spec)
     model = build_model(spec, device="meta")
     assert sum(p.numel() for p in model.parameters()) == counts.total
@@ -105,7 +104,6 @@ def _init_scheme(model: nn.Module) -> dict[str, str]:
 def test_generated_module_matches_runtime_module(spec: ModelSpec) -> None:
     """Same init scheme, state-dict names and shapes; with the same weights, the same logits and
     the same greedy continuation."""
-    assume(not codegen_known_bug(spec))
     torch.manual_seed(0)
     generated = load_generated(spec).build_model().eval()
     assert _init_scheme(generated) == _init_scheme(build_model(spec))
@@ -129,7 +127,6 @@ def test_generated_module_matches_runtime_module(spec: ModelSpec) -> None:
 @budget(25)
 @given(specs(), st.data())
 def test_later_tokens_never_change_earlier_logits(spec: ModelSpec, data: st.DataObject) -> None:
-    assume(not runtime_known_bug(spec))
     model = runtime_model(spec)
     T = seq_len(spec, 12)
     ids = tokens(spec, 2, T)
@@ -149,7 +146,6 @@ def test_later_tokens_never_change_earlier_logits(spec: ModelSpec, data: st.Data
 @budget(25)
 @given(specs())
 def test_rows_of_a_batch_are_independent_and_forward_is_deterministic(spec: ModelSpec) -> None:
-    assume(not runtime_known_bug(spec))
     model = runtime_model(spec)
     ids = tokens(spec, 3, seq_len(spec, 10))
     with torch.no_grad():
@@ -173,7 +169,6 @@ def _splits(data: st.DataObject, T: int) -> list[int]:
 def test_cached_decoding_matches_full_forward(
     backend: str, spec: ModelSpec, data: st.DataObject
 ) -> None:
-    assume(not codegen_known_bug(spec))
     model = model_for(spec, backend)
     T = seq_len(spec, 12)
     ids = tokens(spec, 2, T)
@@ -202,7 +197,6 @@ def test_cached_decoding_matches_full_forward(
 def test_start_pos_rewinds_the_cache(backend: str, spec: ModelSpec, data: st.DataObject) -> None:
     """Calling with ``start_pos=k`` after a longer prefill overwrites the cache from position k:
     the result is as if the sequence had been the first k tokens followed by the new ones."""
-    assume(not codegen_known_bug(spec))
     model = model_for(spec, backend)
     T = seq_len(spec, 12)
     ids, other = tokens(spec, 2, T), tokens(spec, 2, T, seed=7)
@@ -230,7 +224,6 @@ def test_start_pos_without_cache_only_shifts_positions(
 ) -> None:
     """Without a cache, ``start_pos=p`` numbers the tokens p, p+1, ...: nothing changes for
     relative positions (RoPE, ALiBi, none), and learned positions read rows p onwards."""
-    assume(not codegen_known_bug(spec))
     model = model_for(spec, backend)
     T = seq_len(spec, 8)
     p = data.draw(st.integers(1, max(1, spec.max_seq_len - T)), label="start_pos")
@@ -281,7 +274,6 @@ def test_every_parameter_gets_a_gradient(spec: ModelSpec) -> None:
     zero (its weights took no part), whatever the rest holds. Routed experts' slices are not
     required to be non-zero: a ReLU expert may legitimately pass no gradient.
     """
-    assume(not runtime_known_bug(spec))
     model = runtime_model(spec)
     model.train()
     if spec.head.tie_embeddings:
@@ -335,7 +327,6 @@ def test_bfloat16_model_runs_in_bfloat16(spec: ModelSpec) -> None:
     """`build_model(spec, dtype=bfloat16)` as it comes (default init): full and cached forwards are
     finite, logits and every activation stay bf16 (no silent upcast), and the next-token
     distribution is close to the float32 model's."""
-    assume(not runtime_known_bug(spec))
     torch.manual_seed(0)
     bf16 = build_model(spec, dtype=torch.bfloat16).eval()
     assert all(p.dtype == torch.bfloat16 for p in bf16.parameters())
@@ -373,7 +364,6 @@ def test_bfloat16_stays_close_to_float32(spec: ModelSpec) -> None:
     rounding switches experts: a discontinuity, not an error) and an attention scale above the
     usual head_dim ** -0.5 (a 100x sharper softmax magnifies the rounding of q.k 100 times).
     """
-    assume(not runtime_known_bug(spec))
     plan_layers = lower(spec).layers
     assume(not any(layer.ffn.moe for layer in plan_layers))
     assume(

@@ -179,19 +179,11 @@ def test_rope_plans() -> None:
     assert lower(tiny_spec(position={"kind": "learned"})).rope is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="archspec bug: NTK-aware scaling raises the base to d / (d - 2) (RopePlan.base), so a "
-    "spec the checks accept with 2 rotary dimensions (e.g. head_dim 4, fraction 0.5) fails with "
-    "ZeroDivisionError when the runtime module or the generated file is built; the checks should "
-    "reject NTK scaling with rotary_dim 2 (or the plan define it)",
-)
-def test_ntk_scaling_with_two_rotary_dims() -> None:
-    try:
-        spec = tiny_spec(position={"fraction": 0.5, "scaling": {"kind": "ntk", "factor": 2.0}})
-    except ValueError:
-        return  # rejected as invalid: also a fix
-    assert lower(spec).rope.rotary_dim == 2
+def test_ntk_scaling_with_two_rotary_dims_is_rejected() -> None:
+    # NTK raises the base to d / (d - 2): two rotary dimensions would divide by zero.
+    with pytest.raises(ValueError, match="NTK-aware scaling"):
+        tiny_spec(position={"fraction": 0.5, "scaling": {"kind": "ntk", "factor": 2.0}})
+    spec = tiny_spec(position={"scaling": {"kind": "ntk", "factor": 2.0}})
     assert math.isfinite(lower(spec).rope.base)
 
 
