@@ -71,24 +71,26 @@ class RotaryEmbedding(nn.Module):
 
     The frequencies are recomputed in float32 each pass (a few tiny ops) rather than kept as a
     buffer, so casting the model to bf16 never rounds them and a meta-built model needs no fixing.
+    `sin` carries the rotation's sign (negative on the first dimension of each pair), so rotating
+    is x * cos + swap(x) * sin: the products of the usual rotate_half form, minus a negation.
     """
 
     def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         inv_freq = rope_inv_freq(positions.device)
         freqs = positions.float()[:, None] * inv_freq[None, :]  # (T, ROTARY_DIM / 2)
-        angles = torch.cat((freqs, freqs), dim=-1)  # (T, ROTARY_DIM): half-split pairs
-        return angles.cos(), angles.sin()
+        cos, sin = freqs.cos(), freqs.sin()
+        # (T, ROTARY_DIM): c0 c1 ... c0 c1 ... and -s0 -s1 ... s0 s1 ...
+        return torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)
 
 
-def rotate(x: torch.Tensor) -> torch.Tensor:
-    """(x1, x2) -> (-x2, x1) over the two halves of the last dimension (GPT-NeoX layout)."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
+def swap(x: torch.Tensor) -> torch.Tensor:
+    """(x1, x2) -> (x2, x1) over the halves of the last dimension: rotation partners (GPT-NeoX)."""
+    return torch.roll(x, x.shape[-1] // 2, dims=-1)
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate x (B, heads, T, head_dim) by position."""
-    return x * cos.to(x.dtype) + rotate(x) * sin.to(x.dtype)
+    return x * cos.to(x.dtype) + swap(x) * sin.to(x.dtype)
 
 
 def causal_mask(T: int, S: int, device: torch.device) -> tuple[torch.Tensor | None, bool]:

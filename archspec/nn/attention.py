@@ -14,7 +14,7 @@ from torch import nn
 
 from archspec.nn.cache import KVCache
 from archspec.nn.norm import build_norm
-from archspec.nn.position import apply_partial_rotary, apply_rotary, rotate_half, rotate_pairs
+from archspec.nn.position import apply_partial_rotary, apply_rotary, swap_halves, swap_pairs
 from archspec.plan.types import AttentionPlan, RopePlan
 
 
@@ -42,12 +42,12 @@ class Rotation(nn.Module):
 
     def __init__(self, rope: RopePlan) -> None:
         super().__init__()
-        self.rotate = rotate_pairs if rope.interleaved else rotate_half
+        self.swap = swap_pairs if rope.interleaved else swap_halves
         self.apply_fn = apply_partial_rotary if rope.partial else apply_rotary
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, tables: tuple[torch.Tensor, torch.Tensor]):
         cos, sin = tables
-        return self.apply_fn(q, cos, sin, self.rotate), self.apply_fn(k, cos, sin, self.rotate)
+        return self.apply_fn(q, cos, sin, self.swap), self.apply_fn(k, cos, sin, self.swap)
 
 
 class NoRotation(nn.Module):

@@ -59,13 +59,17 @@ class Rotary(nn.Module):
         self.interleaved = plan.interleaved
 
     def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cos, sin) tables (T, rotary_dim); sin carries the rotation's sign (negative on the
+        first dimension of each pair), so rotating is x * cos + swap(x) * sin: the same products
+        as the references' x * cos + rotate_half(x) * sin, one kernel (the negation) fewer."""
         inv_freq = rope_inv_freq(self.plan, positions.device)
         freqs = positions.float()[:, None] * inv_freq[None, :]  # (T, rotary_dim / 2)
+        cos, sin = freqs.cos() * self.attention_factor, freqs.sin() * self.attention_factor
         if self.interleaved:
-            angles = torch.repeat_interleave(freqs, 2, dim=-1)  # (T, rotary_dim): f0 f0 f1 f1 ...
-        else:
-            angles = torch.cat((freqs, freqs), dim=-1)  # (T, rotary_dim): f0 f1 ... f0 f1 ...
-        return angles.cos() * self.attention_factor, angles.sin() * self.attention_factor
+            cos = torch.repeat_interleave(cos, 2, dim=-1)  # (T, rotary_dim): c0 c0 c1 c1 ...
+            sin = torch.stack((-sin, sin), dim=-1).flatten(-2)  # -s0 s0 -s1 s1 ...
+            return cos, sin
+        return torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)  # c0 c1 .. c0 c1 ..
 
 
 class NoRotary(nn.Module):
@@ -94,27 +98,27 @@ class NoPositions(nn.Module):
         return x
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """(x1, x2) -> (-x2, x1) over the two halves of the last dimension (HF / GPT-NeoX layout)."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
+def swap_halves(x: torch.Tensor) -> torch.Tensor:
+    """(x1, x2) -> (x2, x1) over the halves of the last dimension: each dimension's rotation
+    partner in the half-split layout (HF, GPT-NeoX)."""
+    return torch.roll(x, x.shape[-1] // 2, dims=-1)
 
 
-def rotate_pairs(x: torch.Tensor) -> torch.Tensor:
-    """(x0, x1, x2, x3, ...) -> (-x1, x0, -x3, x2, ...) (interleaved layout, GPT-J / Meta)."""
-    pairs = x.unflatten(-1, (-1, 2))  # (..., rotary_dim / 2, 2)
-    return torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
+def swap_pairs(x: torch.Tensor) -> torch.Tensor:
+    """(x0, x1, x2, x3, ...) -> (x1, x0, x3, x2, ...): rotation partners in the interleaved
+    layout (GPT-J, Meta)."""
+    return x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
 
 
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rotate) -> torch.Tensor:
-    """Rotate every dimension of x (B, H, T, head_dim)."""
-    return x * cos.to(x.dtype) + rotate(x) * sin.to(x.dtype)
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, swap) -> torch.Tensor:
+    """Rotate every dimension of x (B, H, T, head_dim); `sin` carries the sign."""
+    return x * cos.to(x.dtype) + swap(x) * sin.to(x.dtype)
 
 
 def apply_partial_rotary(
-    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rotate
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, swap
 ) -> torch.Tensor:
     """Rotate the first rotary_dim dimensions of x (B, H, T, head_dim); pass the rest (phi-2)."""
     rot = cos.shape[-1]
     x_rot, x_pass = x[..., :rot], x[..., rot:]
-    return torch.cat((apply_rotary(x_rot, cos, sin, rotate), x_pass), dim=-1)
+    return torch.cat((apply_rotary(x_rot, cos, sin, swap), x_pass), dim=-1)

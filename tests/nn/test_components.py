@@ -30,8 +30,8 @@ from archspec.nn.position import (
     apply_partial_rotary,
     apply_rotary,
     rope_inv_freq,
-    rotate_half,
-    rotate_pairs,
+    swap_halves,
+    swap_pairs,
 )
 from archspec.plan.lower import alibi_slopes, lower, yarn_ramp
 from archspec.plan.types import FfnPlan, NormPlan, RopePlan
@@ -157,10 +157,28 @@ def test_a_missing_norm_is_an_identity() -> None:
 # --- rotary positions ------------------------------------------------------------------------
 
 
-def test_rotate_half_and_rotate_pairs() -> None:
+def test_rotation_partners_in_each_layout() -> None:
     x = torch.tensor([1.0, 2.0, 3.0, 4.0])
-    assert rotate_half(x).tolist() == [-3.0, -4.0, 1.0, 2.0]
-    assert rotate_pairs(x).tolist() == [-2.0, 1.0, -4.0, 3.0]
+    assert swap_halves(x).tolist() == [3.0, 4.0, 1.0, 2.0]
+    assert swap_pairs(x).tolist() == [2.0, 1.0, 4.0, 3.0]
+
+
+@pytest.mark.parametrize("interleaved", [False, True], ids=["half-split", "interleaved"])
+def test_signed_sin_gives_the_references_products_bit_for_bit(interleaved: bool) -> None:
+    """x * cos + swap(x) * signed_sin equals HF's x * cos + rotate_half(x) * sin exactly."""
+    cos, sin = Rotary(rope(interleaved=interleaved))(torch.arange(7))
+    q = randn(2, 3, 7, 8)
+    half = q.unflatten(-1, (-1, 2)) if interleaved else None
+    if interleaved:
+        rotated = torch.stack((-half[..., 1], half[..., 0]), dim=-1).flatten(-2)
+        plain_sin = sin.unflatten(-1, (-1, 2))[..., 1].repeat_interleave(2, dim=-1)
+    else:
+        x1, x2 = q.chunk(2, dim=-1)
+        rotated = torch.cat((-x2, x1), dim=-1)
+        plain_sin = sin[..., 4:].repeat(1, 2)
+    reference = q * cos + rotated * plain_sin
+    ours = apply_rotary(q, cos, sin, swap_pairs if interleaved else swap_halves)
+    assert torch.equal(ours, reference)
 
 
 @pytest.mark.parametrize("interleaved", [False, True], ids=["half-split", "interleaved"])
@@ -171,7 +189,7 @@ def test_rotary_rotates_each_pair_by_position_times_frequency(interleaved: bool)
     cos, sin = rotary(positions)
     assert cos.shape == sin.shape == (5, 8)
     q = randn(1, 2, 5, 8)
-    rotated = apply_rotary(q, cos, sin, rotate_pairs if interleaved else rotate_half)
+    rotated = apply_rotary(q, cos, sin, swap_pairs if interleaved else swap_halves)
     inv_freq = 10000.0 ** (-torch.arange(0, 8, 2).float() / 8)
     for i, f in enumerate(inv_freq):
         a, b = (2 * i, 2 * i + 1) if interleaved else (i, i + 4)
@@ -185,9 +203,9 @@ def test_partial_rotary_passes_the_remaining_dimensions_through() -> None:
     plan = rope(head_dim=10, rotary_dim=4)
     cos, sin = Rotary(plan)(torch.arange(3))
     x = randn(1, 1, 3, 10)
-    out = apply_partial_rotary(x, cos, sin, rotate_half)
+    out = apply_partial_rotary(x, cos, sin, swap_halves)
     assert torch.equal(out[..., 4:], x[..., 4:])
-    torch.testing.assert_close(out[..., :4], apply_rotary(x[..., :4], cos, sin, rotate_half))
+    torch.testing.assert_close(out[..., :4], apply_rotary(x[..., :4], cos, sin, swap_halves))
 
 
 def test_yarn_attention_factor_scales_the_tables() -> None:
