@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 
 from archspec.cli.main import EXIT_INVALID, EXIT_OK
-from archspec.errors import SpecError, UsageError
-from archspec.spec.load import load_spec
+from archspec.errors import UsageError
 from archspec.spec.model import ModelSpec
 from archspec.spec.shipped import find_spec
 
@@ -27,15 +26,9 @@ def _source_path(ref: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    specs: list[tuple[str, ModelSpec]] = []
-    issues = []
-    for ref in args.specs:
-        try:
-            specs.append((ref, load_spec(ref)))
-        except SpecError as err:
-            issues += err.issues
-    if issues:
-        raise SpecError(issues)
+    from archspec.cli.commands import _load_all
+
+    specs = list(zip(args.specs, _load_all(args.specs), strict=True))
     if args.emit == "module":
         if args.check:
             raise UsageError("--check applies to --emit code")

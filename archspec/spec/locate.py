@@ -104,7 +104,7 @@ def _kinds(model: type[BaseModel], seen: set[type]) -> set[str]:
     """Every `kind` tag of the variant parts reachable from ``model``."""
     tags: set[str] = set()
     for field in model.model_fields.values():
-        for sub in _models_in(field.annotation) + _models_in(_item_type(field.annotation)):
+        for sub in models_within(field.annotation):
             if sub in seen:
                 continue
             seen.add(sub)
@@ -186,6 +186,11 @@ def _unwrap(tp: Any) -> list[Any]:
 
 def _models_in(tp: Any) -> list[type[BaseModel]]:
     return [t for t in _unwrap(tp) if isinstance(t, type) and issubclass(t, BaseModel)]
+
+
+def models_within(tp: Any) -> list[type[BaseModel]]:
+    """Spec models an annotation holds: directly, in a union, or as list items."""
+    return _models_in(tp) + _models_in(_item_type(tp))
 
 
 def _item_type(tp: Any) -> Any:
