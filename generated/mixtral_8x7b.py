@@ -156,13 +156,76 @@ class GroupedQueryAttention(nn.Module):
         return self.o_proj(out)
 
 
+# Grouped linear for the experts: rows sorted by expert, each expert's rows times its weight.
+# A custom operator with a shape-only fake, so torch.compile keeps it whole (one graph, sparse
+# FLOPs), and a hand-written backward that writes each expert's weight gradient into its slice.
+@torch.library.custom_op("archspec_generated::grouped_linear", mutates_args=())
+def grouped_linear(x: torch.Tensor, weight: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """x (M, in) sorted by group, weight (G, out, in), ends (G,) where each group's rows end:
+    (M, out), group g's rows times weight[g].T."""
+    out = x.new_empty(x.shape[0], weight.shape[1])
+    start = 0
+    for g, end in enumerate(ends.tolist()):
+        if end > start:
+            torch.mm(x[start:end], weight[g].T, out=out[start:end])
+        start = end
+    out[start:].zero_()  # rows past the last group (none when ends[-1] == M)
+    return out
+
+
+@grouped_linear.register_fake
+def _grouped_linear_fake(x: torch.Tensor, weight: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    return x.new_empty(x.shape[0], weight.shape[1])
+
+
+@torch.library.custom_op("archspec_generated::grouped_linear_weight_grad", mutates_args=())
+def grouped_linear_weight_grad(
+    grad_out: torch.Tensor, x: torch.Tensor, ends: torch.Tensor
+) -> torch.Tensor:
+    """(G, out, in): group g's grad_out rows, transposed, times its x rows; zero for an empty group."""
+    grad = grad_out.new_empty(ends.shape[0], grad_out.shape[1], x.shape[1])
+    start = 0
+    for g, end in enumerate(ends.tolist()):
+        if end > start:
+            torch.mm(grad_out[start:end].T, x[start:end], out=grad[g])
+        else:
+            grad[g].zero_()
+        start = end
+    return grad
+
+
+@grouped_linear_weight_grad.register_fake
+def _weight_grad_fake(grad_out: torch.Tensor, x: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    return grad_out.new_empty(ends.shape[0], grad_out.shape[1], x.shape[1])
+
+
+def _grouped_linear_setup_context(ctx, inputs, output) -> None:
+    x, weight, ends = inputs
+    ctx.save_for_backward(x, weight, ends)
+
+
+def _grouped_linear_backward(ctx, grad: torch.Tensor):
+    x, weight, ends = ctx.saved_tensors
+    transposed = weight.transpose(1, 2)  # (G, in, out): grad_x = grad @ W per group
+    grad_x = grouped_linear(grad, transposed, ends) if ctx.needs_input_grad[0] else None
+    grad_w = grouped_linear_weight_grad(grad, x, ends) if ctx.needs_input_grad[1] else None
+    return grad_x, grad_w, None
+
+
+grouped_linear.register_autograd(
+    _grouped_linear_backward, setup_context=_grouped_linear_setup_context
+)
+
+
 class MoESwiGLU(nn.Module):
     """Mixture of 8 experts, top-2 routing (Mixtral, Jiang et al. 2024).
 
     Each expert: SwiGLU feed-forward (SiLU gate).
 
-    Expert weights are stacked (n_experts, out, in). Tokens are sorted by expert so that each
-    expert multiplies one contiguous slice.
+    Expert weights are stacked (n_experts, out, in). The (token, expert) pairs are sorted by
+    expert, so each expert multiplies one contiguous block of rows (`grouped_linear`); one
+    `index_add` sums the weighted results back per token. Shapes are static, so torch.compile
+    captures one graph and keeps the sparse FLOPs.
     """
 
     n_experts = 8
@@ -178,13 +241,14 @@ class MoESwiGLU(nn.Module):
         self.experts.up_proj = nn.Parameter(torch.empty(E, h, d))
         self.experts.down_proj = nn.Parameter(torch.empty(E, d, h))
 
-    def expert(self, e: int, x: torch.Tensor) -> torch.Tensor:
-        """Expert e applied to x (n, D_MODEL)."""
+    def expert_rows(self, x: torch.Tensor, ids: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """Rows x (M, D_MODEL) sorted by expert, each through its expert; `ids` (M,) is the
+        expert of each row, `ends` (n_experts,) where each expert's rows end."""
         w = self.experts
-        gate = F.linear(x, w.gate_proj[e])
-        up = F.linear(x, w.up_proj[e])
+        gate = grouped_linear(x, w.gate_proj, ends)
+        up = grouped_linear(x, w.up_proj, ends)
         h = F.silu(gate) * up
-        return F.linear(h, w.down_proj[e])
+        return grouped_linear(h, w.down_proj, ends)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
@@ -193,36 +257,14 @@ class MoESwiGLU(nn.Module):
         weights, experts = torch.topk(probs, self.top_k, dim=-1)  # (N, top_k)
         weights = weights / weights.sum(dim=-1, keepdim=True)  # renormalise over the chosen experts
         weights = weights.to(x.dtype)
-        if torch.compiler.is_compiling():
-            return self.dense(x, weights, experts).view(shape)
-        return self.sparse(x, weights, experts).view(shape)
-
-    def sparse(self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
-        """Each expert runs on its own tokens only (sizes depend on the data)."""
-        flat = experts.flatten()  # (N * top_k,)
-        order = torch.argsort(flat, stable=True)
-        tokens = order // self.top_k  # token of each (token, expert) pair, sorted by expert
-        counts = torch.bincount(flat, minlength=self.n_experts).tolist()
-        weights = weights.flatten()  # (N * top_k,)
-        out = torch.zeros_like(x)
-        start = 0
-        for e, n in enumerate(counts):
-            if n:
-                idx = tokens[start : start + n]
-                y = self.expert(e, x[idx]) * weights[order[start : start + n], None]
-                out.index_add_(0, idx, y)
-            start += n
-        return out
-
-    def dense(self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
-        """Every expert on every token, weighted by the routing (zero where not chosen): static
-        shapes, so torch.compile captures one graph; the same sum as `sparse`."""
-        gates = torch.zeros(x.shape[0], self.n_experts, dtype=x.dtype, device=x.device)
-        gates = gates.scatter(1, experts, weights)  # (N, n_experts)
-        out = torch.zeros_like(x)
-        for e in range(self.n_experts):
-            out = out + gates[:, e, None] * self.expert(e, x)
-        return out
+        flat = experts.flatten()  # (N * top_k,) the expert of each (token, expert) pair
+        order = torch.argsort(flat, stable=True)  # pairs sorted by expert
+        tokens = order // self.top_k  # the token of each sorted pair
+        ids = flat[order]
+        ends = torch.searchsorted(ids, torch.arange(self.n_experts, device=x.device), right=True)
+        y = self.expert_rows(x[tokens], ids, ends)  # (N * top_k, D_MODEL)
+        y = y * weights.flatten()[order, None]  # (N * top_k, 1): each pair's routing weight
+        return torch.zeros_like(x).index_add_(0, tokens, y).view(shape)
 
 
 class Block(nn.Module):

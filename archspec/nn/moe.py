@@ -1,8 +1,10 @@
 """Sparse mixture of experts with top-k routing (Shazeer et al. 2017; Mixtral, Jiang et al. 2024).
 
-Expert weights are stacked 3-D parameters (n_experts, out, in). Tokens are sorted by expert so
-each expert multiplies one contiguous slice: one matmul per expert that has tokens, no per-token
-work and no padding.
+Expert weights are stacked 3-D parameters (n_experts, out, in). The (token, expert) pairs are
+sorted by expert, so each expert multiplies one contiguous block of rows (`grouped_linear`, one
+matmul per expert with tokens, no padding); one `index_add` sums the weighted results back per
+token. Every shape is static (the data only decides which rows go where), so torch.compile
+captures one graph and keeps the sparse FLOPs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch
 from torch import nn
 
 from archspec.nn.ffn import ACTIVATIONS
+from archspec.nn.grouped import grouped_linear
 from archspec.plan.types import FfnPlan
 
 
@@ -34,19 +37,26 @@ class Experts(nn.Module):
             if weight is not None:
                 nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
 
-    def expert(self, e: int, x: torch.Tensor) -> torch.Tensor:
-        """Expert e applied to x (n, d_model)."""
-        up = nn.functional.linear(
-            x, self.up_proj[e], None if self.up_bias is None else self.up_bias[e]
-        )
+    def forward(self, x: torch.Tensor, ids: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """Rows x (M, d_model) sorted by expert; `ids` (M,) the expert of each row; `ends`
+        (n_experts,) where each expert's rows end."""
+        up = self.linear(x, self.up_proj, self.up_bias, ids, ends)
         if self.gate_proj is not None:
-            gate_bias = None if self.gate_bias is None else self.gate_bias[e]
-            up = self.act(nn.functional.linear(x, self.gate_proj[e], gate_bias)) * up
+            up = self.act(self.linear(x, self.gate_proj, self.gate_bias, ids, ends)) * up
         else:
             up = self.act(up)
-        return nn.functional.linear(
-            up, self.down_proj[e], None if self.down_bias is None else self.down_bias[e]
-        )
+        return self.linear(up, self.down_proj, self.down_bias, ids, ends)
+
+    @staticmethod
+    def linear(
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        ids: torch.Tensor,
+        ends: torch.Tensor,
+    ) -> torch.Tensor:
+        y = grouped_linear(x, weight, ends)
+        return y if bias is None else y + bias[ids]
 
 
 class MixtureOfExperts(nn.Module):
@@ -72,34 +82,11 @@ class MixtureOfExperts(nn.Module):
         shape = x.shape
         x = x.reshape(-1, shape[-1])  # (N, d_model)
         weights, experts = self.route(x)
-        if torch.compiler.is_compiling():
-            return self.dense(x, weights, experts).view(shape)
-        return self.sparse(x, weights, experts).view(shape)
-
-    def sparse(self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
-        """Each expert runs on its own tokens only (sizes depend on the data)."""
-        flat = experts.flatten()  # (N * k,)
-        order = torch.argsort(flat, stable=True)
-        tokens = order // self.top_k  # token of each sorted (token, expert) pair
-        counts = torch.bincount(flat, minlength=self.n_experts).tolist()
-        weights = weights.flatten()
-        out = torch.zeros_like(x)
-        start = 0
-        for e, n in enumerate(counts):
-            if n:
-                idx = tokens[start : start + n]
-                out.index_add_(
-                    0, idx, self.experts.expert(e, x[idx]) * weights[order[start : start + n], None]
-                )
-            start += n
-        return out
-
-    def dense(self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
-        """Every expert on every token, weighted by the routing (zero where not chosen): static
-        shapes, so torch.compile captures one graph; the same sum as `sparse`."""
-        gates = torch.zeros(x.shape[0], self.n_experts, dtype=x.dtype, device=x.device)
-        gates = gates.scatter(1, experts, weights)  # (N, n_experts)
-        out = torch.zeros_like(x)
-        for e in range(self.n_experts):
-            out = out + gates[:, e, None] * self.experts.expert(e, x)
-        return out
+        flat = experts.flatten()  # (N * k,) the expert of each (token, expert) pair
+        order = torch.argsort(flat, stable=True)  # pairs sorted by expert
+        tokens = order // self.top_k  # the token of each sorted pair
+        ids = flat[order]
+        ends = torch.searchsorted(ids, torch.arange(self.n_experts, device=x.device), right=True)
+        y = self.experts(x[tokens], ids, ends)  # (N * top_k, d_model)
+        y = y * weights.flatten()[order, None]  # (N * top_k, 1): each pair's routing weight
+        return torch.zeros_like(x).index_add_(0, tokens, y).view(shape)
