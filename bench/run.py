@@ -52,6 +52,12 @@ SIZES = {
     "120M": (768, 12, 12, 4, 2048, 1024, 32000),
 }
 BATCH, SEQ, WINDOW = 4, 256, 128
+# glibc hands every freed buffer above 32 MiB back to the kernel (and trims the heap top), so
+# each training step page-faults its big activations and gradients in again: step times then
+# vary by +-15% from one step to the next (4.0-5.4 s for the same llama-120M step). Keeping
+# freed memory in the heap makes them repeatable (3.3-3.4 s). The script re-executes itself with
+# these set (glibc reads them at start-up); they apply to the whole process, so to both sides.
+STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 34), "MALLOC_TRIM_THRESHOLD_": str(1 << 34)}
 PROMPT, NEW_TOKENS = 32, 128
 
 
@@ -121,18 +127,18 @@ class Timing:
 def interleaved(
     candidate: Callable[[], object], baseline: Callable[[], object], repeats: int, warmup: int = 1
 ) -> Timing:
-    """Alternate the two so that machine noise hits both alike; warm-up runs are not counted."""
+    """Alternate the two so that machine noise hits both alike, and swap which goes first on
+    every other run so that neither always inherits the other's memory state; warm-up runs are
+    not counted."""
     for _ in range(warmup):
         candidate()
         baseline()
     cand, base = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        candidate()
-        cand.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        baseline()
-        base.append(time.perf_counter() - start)
+    for i in range(repeats):
+        for fn, times in ((candidate, cand), (baseline, base))[:: 1 if i % 2 == 0 else -1]:
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
     return Timing(cand, base)
 
 
@@ -209,7 +215,7 @@ def train_rows(pairs: list[Pair], repeats: int, batch: int, seq: int) -> list[Ro
         }
         pair.runtime.train()
         pair.reference.train()
-        t = interleaved(steps["runtime"], steps["reference"], repeats)
+        t = interleaved(steps["runtime"], steps["reference"], repeats, warmup=2)
         pair.runtime.eval()
         pair.reference.eval()
         rows.append(
@@ -327,8 +333,13 @@ def machine() -> str:
     return (
         f"{datetime.date.today().isoformat()}; {cpu}; {os.cpu_count()} CPU cores, torch threads "
         f"{torch.get_num_threads()}; GPU: {gpu}; Python {platform.python_version()}; torch "
-        f"{torch.__version__}; transformers {transformers.__version__}"
+        f"{torch.__version__}; transformers {transformers.__version__}; glibc malloc "
+        f"{'keeps freed memory (' + ', '.join(STEADY_MALLOC) + ')' if steady_malloc() else 'default'}"
     )
+
+
+def steady_malloc() -> bool:
+    return all(os.environ.get(k) == v for k, v in STEADY_MALLOC.items())
 
 
 def table(rows: list[Row]) -> str:
@@ -357,6 +368,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--sections", default="forward,decode,train,compile,cli", help="which sections to run"
+    )
+    parser.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="keep glibc's default malloc settings (noisier training steps; see STEADY_MALLOC)",
     )
     parser.add_argument(
         "--out", default=None, help="also write the table with machine info to this Markdown file"
@@ -405,4 +421,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if (
+        platform.libc_ver()[0] == "glibc"
+        and not steady_malloc()
+        and "--system-malloc" not in sys.argv
+    ):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **STEADY_MALLOC})
     sys.exit(main())
