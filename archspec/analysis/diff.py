@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from archspec.analysis.compute import Analysis, analyse
+from archspec.analysis.units import human, human_bytes
 from archspec.spec import resolve
 from archspec.spec.model import ModelSpec
 
@@ -118,14 +119,6 @@ def _bias(spec: ModelSpec) -> str:
 
 def _opt(value: Any) -> str:
     return "—" if value is None else _fmt_float(value) if isinstance(value, float) else str(value)
-
-
-def _billions(n: int) -> str:
-    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M"
-
-
-def _bytes(n: int) -> str:
-    return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
 
 
 def _moe(spec: ModelSpec) -> str:
@@ -238,11 +231,11 @@ def diff(specs: list[ModelSpec]) -> tuple[list[Analysis], list[Row]]:
             )
         rows.append(Row(knob.feature, values, differs, tuple(effects)))
     summaries = (
-        ("parameters", lambda a: _billions(a.params.total)),
-        ("parameters, head untied", lambda a: _billions(a.params.total_untied)),
-        ("non-embedding params", lambda a: _billions(a.params.non_embedding)),
-        ("active params / token", lambda a: _billions(a.params.active)),
-        ("KV cache / token (16-bit)", lambda a: _bytes(a.kv_cache_bytes_per_token)),
+        ("parameters", lambda a: human(a.params.total)),
+        ("parameters, head untied", lambda a: human(a.params.total_untied)),
+        ("non-embedding params", lambda a: human(a.params.non_embedding)),
+        ("active params / token", lambda a: human(a.params.active)),
+        ("KV cache / token (16-bit)", lambda a: human_bytes(a.kv_cache_bytes_per_token)),
         ("forward GFLOPs / token", lambda a: f"{a.flops_per_token / 1e9:.1f}"),
     )
     for feature, show in summaries:

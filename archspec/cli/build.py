@@ -98,7 +98,8 @@ def _available_memory() -> int | None:
 
 def _modules(specs: list[ModelSpec], device: str | None) -> int:
     from archspec.analysis.params import count_params
-    from archspec.cli.render import human, human_bytes, stderr, stdout
+    from archspec.analysis.units import human, human_bytes
+    from archspec.cli.render import stderr, stdout
     from archspec.cli.tree import module_tree
 
     console = stdout()

@@ -36,7 +36,8 @@ def validate(args: argparse.Namespace) -> int:
 
 def params(args: argparse.Namespace) -> int:
     from archspec.analysis.compute import analyse
-    from archspec.cli.render import human, stdout
+    from archspec.analysis.units import human
+    from archspec.cli.render import stdout
 
     analyses = [analyse(spec) for spec in _load_all(args.specs)]
     if args.json:
@@ -69,7 +70,7 @@ def _derived(a: object) -> dict[str, object]:
 def _detail_table(a: object):
     from rich.table import Table
 
-    from archspec.cli.render import human_bytes
+    from archspec.analysis.units import human_bytes
 
     p = a.params
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -160,7 +161,7 @@ def _effect_text(e: object) -> str:
 
 
 def _signed(n: int) -> str:
-    from archspec.cli.render import human
+    from archspec.analysis.units import human
 
     return ("+" if n > 0 else "-") + human(abs(n))
 
@@ -179,7 +180,8 @@ def show(args: argparse.Namespace) -> int:
 
 def list_specs(args: argparse.Namespace) -> int:
     from archspec.analysis.params import count_params
-    from archspec.cli.render import human, stdout
+    from archspec.analysis.units import human
+    from archspec.cli.render import stdout
     from archspec.spec.shipped import shipped_names
 
     specs = _load_all(shipped_names())

@@ -46,18 +46,3 @@ def _source_line(issue: Issue) -> tuple[str, int] | None:
     if not 0 < issue.line <= len(lines):
         return None
     return lines[issue.line - 1], max((issue.column or 1) - 1, 0)
-
-
-def human(n: int) -> str:
-    """8537680896 -> '8.54B'."""
-    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= size:
-            return f"{n / size:.2f}{unit}"
-    return str(n)
-
-
-def human_bytes(n: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{n} B"
