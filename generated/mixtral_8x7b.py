@@ -217,6 +217,17 @@ grouped_linear.register_autograd(
 )
 
 
+def autocast_grouped_linear(
+    x: torch.Tensor, weight: torch.Tensor, ends: torch.Tensor
+) -> torch.Tensor:
+    """`grouped_linear` in autocast's dtype while autocast is on, as `F.linear` would run."""
+    device = x.device.type
+    if torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
+        return grouped_linear(x.to(dtype), weight.to(dtype), ends)
+    return grouped_linear(x, weight, ends)
+
+
 class MoESwiGLU(nn.Module):
     """Mixture of 8 experts, top-2 routing (Mixtral, Jiang et al. 2024).
 
@@ -245,10 +256,10 @@ class MoESwiGLU(nn.Module):
         """Rows x (M, D_MODEL) sorted by expert, each through its expert; `ids` (M,) is the
         expert of each row, `ends` (n_experts,) where each expert's rows end."""
         w = self.experts
-        gate = grouped_linear(x, w.gate_proj, ends)
-        up = grouped_linear(x, w.up_proj, ends)
+        gate = autocast_grouped_linear(x, w.gate_proj, ends)
+        up = autocast_grouped_linear(x, w.up_proj, ends)
         h = F.silu(gate) * up
-        return grouped_linear(h, w.down_proj, ends)
+        return autocast_grouped_linear(h, w.down_proj, ends)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape

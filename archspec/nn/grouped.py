@@ -79,3 +79,14 @@ def _backward(ctx, grad: torch.Tensor):
 
 
 grouped_linear.register_autograd(_backward, setup_context=_setup_context)
+
+
+def autocast_grouped_linear(
+    x: torch.Tensor, weight: torch.Tensor, ends: torch.Tensor
+) -> torch.Tensor:
+    """`grouped_linear` in autocast's dtype while autocast is on, as `F.linear` would run."""
+    device = x.device.type
+    if torch.is_autocast_enabled(device):
+        dtype = torch.get_autocast_dtype(device)
+        return grouped_linear(x.to(dtype), weight.to(dtype), ends)
+    return grouped_linear(x, weight, ends)

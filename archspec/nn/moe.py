@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from archspec.nn.ffn import ACTIVATIONS
-from archspec.nn.grouped import grouped_linear
+from archspec.nn.grouped import autocast_grouped_linear
 from archspec.plan.types import FfnPlan
 
 
@@ -55,8 +55,8 @@ class Experts(nn.Module):
         ids: torch.Tensor,
         ends: torch.Tensor,
     ) -> torch.Tensor:
-        y = grouped_linear(x, weight, ends)
-        return y if bias is None else y + bias[ids]
+        y = autocast_grouped_linear(x, weight, ends)
+        return y if bias is None else y + bias[ids].to(y.dtype)
 
 
 class MixtureOfExperts(nn.Module):

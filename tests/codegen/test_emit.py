@@ -138,6 +138,7 @@ ALLOWED_BRANCHES: dict[str, set[str]] = {
     "grouped_linear": {"end > start"},
     "grouped_linear_weight_grad": {"end > start"},
     "_grouped_linear_backward": {"ctx.needs_input_grad[0]", "ctx.needs_input_grad[1]"},
+    "autocast_grouped_linear": {"torch.is_autocast_enabled(device)"},
     # Building: meta device, dtype argument, and which parameters init_weights zeroes.
     "build_model": {"model.embed.weight.device.type != 'meta'", "dtype is not None"},
     "Transformer.init_weights": {"name.endswith('bias')", "param.ndim == 1", "UNIT_OFFSET"},
@@ -341,7 +342,7 @@ def test_generated_tied_head_shares_the_embedding_storage() -> None:
 
 def test_generated_moe_matches_runtime_forward_backward_and_compiled() -> None:
     """The generated mixture of experts (its own copy of the grouped operator) gives the runtime's
-    outputs and gradients, and compiles as one graph."""
+    outputs and gradients (also under autocast), and compiles as one graph."""
     spec = tiny_spec(
         ffn={"activation": "swiglu", "bias": True, "moe": {"n_experts": 4, "experts_per_token": 2}}
     )
@@ -358,6 +359,8 @@ def test_generated_moe_matches_runtime_forward_backward_and_compiled() -> None:
     for name, param in ours.named_parameters():
         torch.testing.assert_close(param.grad, expected.pop(name).grad, msg=name)
     assert not expected
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(ours(x), theirs(x))
     torch._dynamo.reset()
     compiled = torch.compile(ours, fullgraph=True, backend="aot_eager")
     with torch.no_grad():

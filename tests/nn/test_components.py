@@ -21,7 +21,7 @@ from archspec.nn.attention import (
 from archspec.nn.cache import KVCache
 from archspec.nn.ffn import MLP, GatedMLP, build_ffn
 from archspec.nn.generate import next_token
-from archspec.nn.grouped import grouped_linear
+from archspec.nn.grouped import autocast_grouped_linear, grouped_linear
 from archspec.nn.model import AlibiMasks, CausalMasks
 from archspec.nn.moe import MixtureOfExperts
 from archspec.nn.norm import GemmaRMSNorm, LayerNorm, RMSNorm, build_norm
@@ -551,6 +551,19 @@ def test_mixture_of_experts_gradients_match_the_reference(k: int) -> None:
 
     for ours, ref in zip(grads(lambda m, i: m(i)), grads(moe_reference), strict=True):
         torch.testing.assert_close(ours, ref)
+
+
+def test_grouped_experts_follow_autocast_like_linear_layers() -> None:
+    """Under autocast the expert matmuls run in autocast's dtype, as F.linear's would."""
+    x, weight, ends = randn(6, 8), randn(3, 4, 8), torch.tensor([2, 2, 6])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert autocast_grouped_linear(x, weight, ends).dtype == torch.bfloat16
+        assert F.linear(x, weight[0]).dtype == torch.bfloat16
+    assert autocast_grouped_linear(x, weight, ends).dtype == torch.float32
+    moe = randomize_(build_ffn(ffn_plan(bias=True, n_experts=4, experts_per_token=2)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = moe(randn(2, 5, 8))
+    torch.testing.assert_close(low.float(), moe(randn(2, 5, 8)), atol=3e-2, rtol=3e-2)
 
 
 def test_mixture_of_experts_compiles_without_graph_breaks_forward_and_backward() -> None:
