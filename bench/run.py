@@ -252,9 +252,14 @@ def compile_rows(
             start = time.perf_counter()
             out = compiled(ids)
             compile_s = time.perf_counter() - start
-            err = (out - pair.runtime(ids)).abs().max().item()
+            diff = (out - pair.runtime(ids)).abs().amax(dim=-1)  # (B, T) per position
             t = interleaved(partial(compiled, ids), partial(pair.runtime, ids), repeats)
-        note = f"fullgraph=True, inductor; first call {compile_s:.1f} s; max |diff| {err:.1e}"
+        off = int((diff > 1e-3).sum())
+        note = (
+            f"fullgraph=True, inductor; first call {compile_s:.1f} s; max |diff| {diff.max():.1e}"
+        )
+        if off:  # e.g. a near-tie in top-k routing that rounding resolves the other way
+            note += f" at {off} of {diff.numel()} positions (the rest agree to 1e-3)"
         rows.append(
             Row("5. torch.compile speed-up", pair.spec.name, "compiled", "eager runtime", t, note)
         )
