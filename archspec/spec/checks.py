@@ -63,7 +63,31 @@ def cross_field_issues(spec: ModelSpec) -> list[tuple[Path, str]]:
                 continue
             seen.add(message)
             issues.append((path if message in base else _blame(spec, layer.index, path), message))
-    return issues
+    return issues + _shared_rotary_rule(spec, layers)
+
+
+def _shared_rotary_rule(spec: ModelSpec, layers: list[resolve.LayerSpec]) -> list[tuple[Path, str]]:
+    """Rotary tables are computed once per forward pass for all layers, so every layer needs
+    the head size of the first."""
+    if spec.position.kind != "rope":
+        return []
+    sizes = [
+        resolve.head_dim(layer.attention, spec.d_model)
+        if layer.attention.head_dim is not None or spec.d_model % layer.attention.n_heads == 0
+        else None
+        for layer in layers
+    ]
+    for layer, size in zip(layers, sizes, strict=True):
+        if None not in (size, sizes[0]) and size != sizes[0]:
+            return [
+                (
+                    _blame(spec, layer.index, ("attention", "head_dim")),
+                    f"with rotary positions every layer needs the same head size (one set of "
+                    f"rotary tables serves all layers): layer 0 has {sizes[0]}, layer "
+                    f"{layer.index} has {size}",
+                )
+            ]
+    return []
 
 
 def _layer_rules(spec: ModelSpec, att: AttentionSpec, ffn: FfnSpec) -> list[tuple[Path, str]]:

@@ -603,9 +603,26 @@ def test_override_of_another_field_is_blamed_at_its_part() -> None:
     # The override's head_dim: 6 makes the rotary dimension odd (int(6 * 0.5) = 3) on layer 0:
     # the rule is blamed at its `attention`, as it does not write `position.fraction` itself.
     text = OVERRIDES.replace("attention:", "position: {kind: rope, fraction: 0.5}\nattention:")
-    issue = only_issue(text + "  - every: 2\n    attention: {head_dim: 6}\n")
-    assert issue.message.endswith("int(6 * 0.5) = 3 must be even and at least 2")
-    assert where(issue) == ("spec.yaml", 14, 5, "layer_overrides.0.attention")
+    rotary, _ = issues_of(text + "  - every: 2\n    attention: {head_dim: 6}\n")
+    assert rotary.message.endswith("int(6 * 0.5) = 3 must be even and at least 2")
+    assert where(rotary) == ("spec.yaml", 14, 5, "layer_overrides.0.attention")
+
+
+@pytest.mark.parametrize(
+    ("override", "path", "column"),
+    [
+        ("{head_dim: 8}", "layer_overrides.0.attention.head_dim", 17),
+        ("{n_heads: 2, n_kv_heads: 2}", "layer_overrides.0.attention", 5),
+    ],
+    ids=["head_dim", "n_heads"],
+)
+def test_rotary_layers_must_share_a_head_size(override: str, path: str, column: int) -> None:
+    """One set of rotary tables serves every layer: a rule that changes a layer's head size
+    (directly, or through n_heads) is an error at the rule, not a shape error at run time."""
+    issue = only_issue(OVERRIDES + f"  - layers: [1]\n    attention: {override}\n")
+    assert issue.message.startswith("with rotary positions every layer needs the same head size")
+    assert issue.message.endswith("layer 0 has 4, layer 1 has 8")
+    assert where(issue) == ("spec.yaml", 13, column, path)
 
 
 def test_base_problem_is_reported_at_the_base_even_on_overridden_layers() -> None:
