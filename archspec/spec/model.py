@@ -205,7 +205,8 @@ class AttentionSpec(SpecModel):
     n_kv_heads: PositiveInt | None = None
     """Number of key/value heads: `n_heads` for MHA, 1 for MQA, a divisor for GQA. Default `n_heads`."""
     head_dim: PositiveInt | None = None
-    """Size of each head; default `d_model / n_heads`. May differ (Gemma 7B: 16 x 256 != 3072)."""
+    """Size of each head; default `d_model / n_heads`. May differ (Gemma 7B: 16 x 256 != 3072).
+    With RoPE, layer rules must keep it the same in every layer."""
     q_bias: bool | None = None
     """Bias on the query projection; null follows the global `bias` (Qwen2: true)."""
     k_bias: bool | None = None
