@@ -71,12 +71,7 @@ def _shared_rotary_rule(spec: ModelSpec, layers: list[resolve.LayerSpec]) -> lis
     the head size of the first."""
     if spec.position.kind != "rope":
         return []
-    sizes = [
-        resolve.head_dim(layer.attention, spec.d_model)
-        if layer.attention.head_dim is not None or spec.d_model % layer.attention.n_heads == 0
-        else None
-        for layer in layers
-    ]
+    sizes = [_head_size(layer.attention, spec.d_model) for layer in layers]
     for layer, size in zip(layers, sizes, strict=True):
         if None not in (size, sizes[0]) and size != sizes[0]:
             return [
@@ -263,9 +258,8 @@ def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, st
         )
     if att.qk_norm is not None:
         issues += _layernorm_rules(here + ("qk_norm", "norm"), att.qk_norm.norm)
-    sized = att.head_dim is not None or spec.d_model % att.n_heads == 0
-    if spec.position.kind == "rope" and sized:
-        size = resolve.head_dim(att, spec.d_model)
+    size = _head_size(att, spec.d_model)
+    if spec.position.kind == "rope" and size is not None:
         rot = resolve.rotary_dim(spec.position, size)
         if rot < 2 or rot % 2:
             issues.append(
@@ -284,6 +278,14 @@ def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, st
                 )
             )
     return issues
+
+
+def _head_size(att: AttentionSpec, d_model: int) -> int | None:
+    """The head size, or None where it is undefined (d_model not divisible by n_heads, which
+    its own rule reports)."""
+    if att.head_dim is None and d_model % att.n_heads:
+        return None
+    return resolve.head_dim(att, d_model)
 
 
 def _ffn_rules(ffn: FfnSpec) -> list[tuple[Path, str]]:
