@@ -86,7 +86,7 @@ def autocast_grouped_linear(
 ) -> torch.Tensor:
     """`grouped_linear` in autocast's dtype while autocast is on, as `F.linear` would run."""
     device = x.device.type
-    if torch.is_autocast_enabled(device):
+    if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
         dtype = torch.get_autocast_dtype(device)
         return grouped_linear(x.to(dtype), weight.to(dtype), ends)
     return grouped_linear(x, weight, ends)

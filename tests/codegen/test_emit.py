@@ -138,7 +138,9 @@ ALLOWED_BRANCHES: dict[str, set[str]] = {
     "grouped_linear": {"end > start"},
     "grouped_linear_weight_grad": {"end > start"},
     "_grouped_linear_backward": {"ctx.needs_input_grad[0]", "ctx.needs_input_grad[1]"},
-    "autocast_grouped_linear": {"torch.is_autocast_enabled(device)"},
+    "autocast_grouped_linear": {
+        "torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)"
+    },
     # Building: meta device, dtype argument, and which parameters init_weights zeroes.
     "build_model": {"model.embed.weight.device.type != 'meta'", "dtype is not None"},
     "Transformer.init_weights": {"name.endswith('bias')", "param.ndim == 1", "UNIT_OFFSET"},
