@@ -7,7 +7,7 @@ import difflib
 import os
 from pathlib import Path
 
-from archspec.cli.main import EXIT_INVALID, EXIT_OK
+from archspec.cli.common import EXIT_INVALID, EXIT_OK, load_all
 from archspec.errors import UsageError
 from archspec.spec.model import ModelSpec
 from archspec.spec.shipped import find_spec
@@ -26,9 +26,7 @@ def _source_path(ref: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from archspec.cli.commands import _load_all
-
-    specs = list(zip(args.specs, _load_all(args.specs), strict=True))
+    specs = list(zip(args.specs, load_all(args.specs), strict=True))
     if args.emit == "module":
         if args.check:
             raise UsageError("--check applies to --emit code")

@@ -5,29 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from archspec.cli.main import EXIT_OK
-from archspec.errors import SpecError
+from archspec.cli.common import EXIT_OK, load_all
 from archspec.spec.load import load_spec
 from archspec.spec.model import ModelSpec
-
-
-def _load_all(refs: list[str]) -> list[ModelSpec]:
-    """Load every spec, gathering the problems of all of them before failing."""
-    specs, issues = [], []
-    for ref in refs:
-        try:
-            specs.append(load_spec(ref))
-        except SpecError as err:
-            issues += err.issues
-    if issues:
-        raise SpecError(issues)
-    return specs
 
 
 def validate(args: argparse.Namespace) -> int:
     from archspec.cli.render import stdout
 
-    specs = _load_all(args.specs)
+    specs = load_all(args.specs)
     out = stdout()
     for ref, spec in zip(args.specs, specs, strict=True):
         out.print(f"[green]ok[/] {ref} ({spec.name})")
@@ -39,7 +25,7 @@ def params(args: argparse.Namespace) -> int:
     from archspec.analysis.units import human
     from archspec.cli.render import stdout
 
-    analyses = [analyse(spec) for spec in _load_all(args.specs)]
+    analyses = [analyse(spec) for spec in load_all(args.specs)]
     if args.json:
         data = [a.params.to_dict() | _derived(a) for a in analyses]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
@@ -99,7 +85,7 @@ def diff(args: argparse.Namespace) -> int:
     from archspec.analysis.diff import diff as compare
     from archspec.cli.render import stdout
 
-    specs = _load_all(args.specs)
+    specs = load_all(args.specs)
     analyses, rows = compare(specs)
     if args.json:
         data = {
@@ -184,7 +170,7 @@ def list_specs(args: argparse.Namespace) -> int:
     from archspec.cli.render import stdout
     from archspec.spec.shipped import shipped_names
 
-    specs = _load_all(shipped_names())
+    specs = load_all(shipped_names())
     counts = [count_params(s) for s in specs]
     if args.json:
         print(

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from archspec.cli.main import EXIT_INVALID, EXIT_OK
+from archspec.cli.common import EXIT_INVALID, EXIT_OK
 from archspec.errors import UsageError
 
 _FUSED_TOKENS = ("query_key_value", "c_attn", "qkv", "Wqkv", "W_pack", "gate_up_proj")

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from archspec.nn.activation import ACTIVATIONS
+from archspec.nn.moe import MixtureOfExperts
 from archspec.plan.types import FfnPlan
-
-ACTIVATIONS = {
-    "gelu": F.gelu,
-    "gelu_tanh": functools.partial(F.gelu, approximate="tanh"),
-    "relu": F.relu,
-    "silu": F.silu,
-}
 
 
 class MLP(nn.Module):
@@ -47,7 +39,5 @@ class GatedMLP(nn.Module):
 
 def build_ffn(plan: FfnPlan) -> nn.Module:
     if plan.moe:
-        from archspec.nn.moe import MixtureOfExperts
-
         return MixtureOfExperts(plan)
     return GatedMLP(plan) if plan.gated else MLP(plan)

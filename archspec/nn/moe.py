@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from archspec.nn.ffn import ACTIVATIONS
+from archspec.nn.activation import ACTIVATIONS
 from archspec.nn.grouped import autocast_grouped_linear
 from archspec.plan.types import FfnPlan
 
