@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from archspec.nn.attention import Mask, causal_allowed
 from archspec.nn.block import build_block
@@ -189,6 +192,22 @@ class Transformer(nn.Module):
                     param.normal_(0.0, std)
 
 
+class SkipInit(TorchFunctionMode):
+    """Construct modules without initialising their weights. Meta tensors hold no values, and
+    initialising one goes through torch._refs, whose wrapper imports torch._dynamo: 1-2 s on
+    the first meta build of a process, for nothing."""
+
+    INITS = frozenset(
+        {torch.Tensor.normal_, torch.Tensor.uniform_}
+        | {nn.init.normal_, nn.init.uniform_, nn.init.kaiming_uniform_, nn.init.trunc_normal_}
+    )
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        if func in self.INITS:
+            return args[0] if args else kwargs["tensor"]  # the tensor, untouched
+        return func(*args, **(kwargs or {}))
+
+
 def build_model(
     spec: ModelSpec | ModelPlan,
     *,
@@ -208,9 +227,10 @@ def build_model(
     from archspec.plan.lower import lower
 
     plan = spec if isinstance(spec, ModelPlan) else lower(spec)
-    with torch.device(device or "cpu"):
+    target = torch.device(device or "cpu")
+    with target, SkipInit() if target.type == "meta" else contextlib.nullcontext():
         model = Transformer(plan)
-    if model.embed.weight.device.type != "meta":
+    if target.type != "meta":
         model.init_weights()
     if dtype is not None:
         model.to(dtype)
