@@ -25,10 +25,13 @@ class Analysis:
     name: str
     params: ParamCount
     flops_per_token: int
-    """Forward FLOPs per token at full context: 2 * N_matmul + 4 * sum_l(n_heads * head_dim * T_l),
-    with N_matmul the active weights of all matrix multiplies (output head included) and T_l the
-    context a layer attends to, min(max_seq_len, window) (Kaplan et al. 2020, Table 1; PaLM,
-    Chowdhery et al. 2022, Appendix B; one multiply-add = 2 FLOPs)."""
+    """Forward FLOPs per token with `seq_len` tokens of context: 2 * N_matmul +
+    4 * sum_l(n_heads * head_dim * T_l), with N_matmul the active weights of all matrix
+    multiplies (output head included) and T_l the context a layer attends to, min(seq_len,
+    window) (Kaplan et al. 2020, Table 1; PaLM, Chowdhery et al. 2022, Appendix B; one
+    multiply-add = 2 FLOPs)."""
+    seq_len: int
+    """Context length `flops_per_token` is computed at: `max_seq_len` unless chosen."""
     kv_cache_bytes_per_token: int
     """Keys and values of one token over all layers in a 16-bit cache: sum_l 2 * n_kv_heads * head_dim * 2."""
     kv_cache_bytes_full_context: int
@@ -42,8 +45,20 @@ class Analysis:
         return data
 
 
-def analyse(spec: ModelSpec) -> Analysis:
-    """Compute every derived figure of ``spec``."""
+def analyse(spec: ModelSpec, seq_len: int | None = None) -> Analysis:
+    """Compute every derived figure of ``spec``.
+
+    Args:
+        spec: A validated spec.
+        seq_len: Context length for the FLOPs per token (default ``max_seq_len``); beyond
+            ``max_seq_len`` the figure extrapolates the same formula.
+
+    Raises:
+        ValueError: ``seq_len`` is below 1.
+    """
+    if seq_len is not None and seq_len < 1:
+        raise ValueError(f"seq_len must be at least 1, got {seq_len}")
+    length = spec.max_seq_len if seq_len is None else seq_len
     params = count_params(spec)
     layers = resolve.layer_specs(spec)
     kv_token = 0
@@ -53,14 +68,15 @@ def analyse(spec: ModelSpec) -> Analysis:
         att = layer.attention
         hd = resolve.head_dim(att, spec.d_model)
         per_token = 2 * resolve.n_kv_heads(att) * hd * KV_BYTES
-        context = min(spec.max_seq_len, att.sliding_window or spec.max_seq_len)
+        window = att.sliding_window or spec.max_seq_len
         kv_token += per_token
-        kv_full += per_token * context
-        attention_flops += 4 * att.n_heads * hd * context
+        kv_full += per_token * min(spec.max_seq_len, window)
+        attention_flops += 4 * att.n_heads * hd * min(length, att.sliding_window or length)
     return Analysis(
         name=spec.name,
         params=params,
         flops_per_token=2 * matmul_params(spec, params) + attention_flops,
+        seq_len=length,
         kv_cache_bytes_per_token=kv_token,
         kv_cache_bytes_full_context=kv_full,
         weight_bytes={fmt: params.total * bits // 8 for fmt, bits in WEIGHT_FORMATS.items()},

@@ -213,9 +213,13 @@ def _transplant(
     return out
 
 
-def diff(specs: list[ModelSpec]) -> tuple[list[Analysis], list[Row]]:
-    """Compare specs feature by feature; effects are measured against the first spec."""
-    analyses = [analyse(s) for s in specs]
+def diff(specs: list[ModelSpec], seq_len: int | None = None) -> tuple[list[Analysis], list[Row]]:
+    """Compare specs feature by feature; effects are measured against the first spec.
+
+    FLOPs per token are taken at ``seq_len`` tokens of context for every spec, or each at its
+    own ``max_seq_len`` when it is None.
+    """
+    analyses = [analyse(s, seq_len) for s in specs]
     explicit = [_explicit(s) for s in specs]
     base = analyses[0]
     rows: list[Row] = []
@@ -225,7 +229,7 @@ def diff(specs: list[ModelSpec]) -> tuple[list[Analysis], list[Row]]:
         effects: list[Effect | None] = [None]
         for i in range(1, len(specs)):
             effects.append(
-                _effect(knob, explicit[0], explicit[i], base, specs[0].name)
+                _effect(knob, explicit[0], explicit[i], base, specs[0].name, seq_len)
                 if differs and values[i] != values[0]
                 else None
             )
@@ -236,7 +240,7 @@ def diff(specs: list[ModelSpec]) -> tuple[list[Analysis], list[Row]]:
         ("non-embedding params", lambda a: human(a.params.non_embedding)),
         ("active params / token", lambda a: human(a.params.active)),
         ("KV cache / token (16-bit)", lambda a: human_bytes(a.kv_cache_bytes_per_token)),
-        ("forward GFLOPs / token", lambda a: f"{a.flops_per_token / 1e9:.1f}"),
+        (flops_label(seq_len), lambda a: f"{a.flops_per_token / 1e9:.1f}"),
     )
     for feature, show in summaries:
         values = tuple(show(a) for a in analyses)
@@ -244,12 +248,41 @@ def diff(specs: list[ModelSpec]) -> tuple[list[Analysis], list[Row]]:
     return analyses, rows
 
 
+def flops_label(seq_len: int | None) -> str:
+    """Name of the FLOPs row, with the context length it was computed at."""
+    at = "full context" if seq_len is None else f"{seq_len:,} tokens"
+    return f"forward GFLOPs / token at {at}"
+
+
+def differing_fields(specs: list[ModelSpec]) -> list[str]:
+    """Dotted paths of the fields (name, description and source left out; head size and kv
+    heads written out) whose values are not all equal; empty when the specs describe the same
+    architecture."""
+    found: list[str] = []
+
+    def walk(values: list[Any], path: str) -> None:
+        if all(isinstance(v, dict) for v in values):
+            for key in dict.fromkeys(k for v in values for k in v):
+                walk([v.get(key) for v in values], f"{path}.{key}" if path else key)
+        elif any(v != values[0] for v in values[1:]):
+            found.append(path)
+
+    dicts = [_explicit(s) | {"derived": resolve.resolved_dict(s)["derived"]} for s in specs]
+    walk(dicts, "")
+    return found
+
+
 def _effect(
-    knob: Knob, base: dict[str, Any], other: dict[str, Any], base_analysis: Analysis, name: str
+    knob: Knob,
+    base: dict[str, Any],
+    other: dict[str, Any],
+    base_analysis: Analysis,
+    name: str,
+    seq_len: int | None,
 ) -> Effect | None:
     data = _transplant(base, other, knob.paths)
     try:
-        changed = analyse(ModelSpec.model_validate(dict(data, name=name)))
+        changed = analyse(ModelSpec.model_validate(dict(data, name=name)), seq_len)
     except (ValidationError, ValueError):
         return None
     return Effect(

@@ -8,39 +8,66 @@ import os
 from pathlib import Path
 
 from archspec.cli.common import EXIT_INVALID, EXIT_OK, load_all
+from archspec.cli.project import Project, find_project
 from archspec.errors import UsageError
 from archspec.spec.model import ModelSpec
 from archspec.spec.shipped import find_spec
 
 
-def _source_path(ref: str) -> str:
-    """How a generated header names its spec: relative to the working directory when inside it."""
+def _source_path(ref: str, root: Path) -> str:
+    """How a generated header names its spec: relative to the project root (else the working
+    directory) when inside it, so the header does not depend on where the build ran."""
     path = find_spec(ref)
     if path is None:
         raise UsageError(f"no spec file or shipped spec named '{ref}'")
     resolved = path.resolve()
     try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+        return resolved.relative_to(root.resolve()).as_posix()
     except ValueError:
         return f"specs/{resolved.name}" if resolved.parent.name == "specs" else resolved.as_posix()
 
 
 def run(args: argparse.Namespace) -> int:
-    specs = list(zip(args.specs, load_all(args.specs), strict=True))
+    project = find_project()
+    refs = args.specs or _project_specs(project, args.emit)
+    specs = list(zip(refs, load_all(refs), strict=True))
     if args.emit == "module":
         if args.check:
             raise UsageError("--check applies to --emit code")
         return _modules([spec for _, spec in specs], args.device)
-    return _code(specs, Path(args.output), args.check)
+    if args.output is not None:
+        out_dir = Path(args.output)
+    else:
+        out_dir = project.generated if project is not None else Path("generated")
+    root = project.root if project is not None else Path.cwd()
+    return _code(specs, out_dir, args.check, root)
 
 
-def _code(specs: list[tuple[str, ModelSpec]], out_dir: Path, check: bool) -> int:
+def _project_specs(project: Project | None, emit: str) -> list[str]:
+    """With no SPEC: every spec of the project's specs folder (--emit code only)."""
+    if emit != "code":
+        raise UsageError("name the SPEC(s) to build as modules")
+    if project is None:
+        raise UsageError(
+            f"no SPEC given and no pyproject.toml in {Path.cwd()} or above it: "
+            "name the specs to build, or run inside a project"
+        )
+    files = project.spec_files()
+    if not files:
+        raise UsageError(
+            f"no SPEC given and no *.yaml in {project.specs} "
+            "(set `specs` under [tool.archspec] in pyproject.toml)"
+        )
+    return [str(path) for path in files]
+
+
+def _code(specs: list[tuple[str, ModelSpec]], out_dir: Path, check: bool, root: Path) -> int:
     from archspec.cli.render import stderr, stdout
     from archspec.codegen.emit import emit_code, module_filename
     from archspec.fileio import write_atomic
 
     rendered = [
-        (out_dir / module_filename(spec), emit_code(spec, source_path=_source_path(ref)))
+        (out_dir / module_filename(spec), emit_code(spec, source_path=_source_path(ref, root)))
         for ref, spec in specs
     ]
     names = [path.name for path, _ in rendered]
@@ -54,13 +81,13 @@ def _code(specs: list[tuple[str, ModelSpec]], out_dir: Path, check: bool) -> int
         for path, text in rendered:
             old = path.read_text(encoding="utf-8") if path.is_file() else None
             if old == text:
-                console.print(f"[green]up to date[/] {path}")
+                console.print(f"[green]up to date[/] {_shown(path)}")
                 continue
             stale += 1
             if old is None:
-                console.print(f"[red]missing[/] {path}")
+                console.print(f"[red]missing[/] {_shown(path)}")
                 continue
-            console.print(f"[red]stale[/] {path}")
+            console.print(f"[red]stale[/] {_shown(path)}")
             diff = difflib.unified_diff(
                 old.splitlines(True),
                 text.splitlines(True),
@@ -76,8 +103,16 @@ def _code(specs: list[tuple[str, ModelSpec]], out_dir: Path, check: bool) -> int
         return EXIT_OK
     for path, text in rendered:
         write_atomic(path, text)
-        console.print(f"wrote {path}")
+        console.print(f"wrote {_shown(path)}")
     return EXIT_OK
+
+
+def _shown(path: Path) -> str:
+    """A path as printed: relative to the working directory when under it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _available_memory() -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from archspec.cli.common import EXIT_OK, load_all
+from archspec.cli.common import EXIT_OK, check_ref, load_all
 from archspec.spec.load import load_spec
 from archspec.spec.model import ModelSpec
 
@@ -25,7 +25,7 @@ def params(args: argparse.Namespace) -> int:
     from archspec.analysis.units import human
     from archspec.cli.render import stdout
 
-    analyses = [analyse(spec) for spec in load_all(args.specs)]
+    analyses = [analyse(spec, args.seq_len) for spec in load_all(args.specs)]
     if args.json:
         data = [a.params.to_dict() | _derived(a) for a in analyses]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
@@ -47,6 +47,7 @@ def params(args: argparse.Namespace) -> int:
 def _derived(a: object) -> dict[str, object]:
     return {
         "flops_per_token": a.flops_per_token,
+        "flops_seq_len": a.seq_len,
         "kv_cache_bytes_per_token": a.kv_cache_bytes_per_token,
         "kv_cache_bytes_full_context": a.kv_cache_bytes_full_context,
         "weight_bytes": a.weight_bytes,
@@ -73,7 +74,9 @@ def _detail_table(a: object):
         table.add_row("active per token", f"{p.active:,}", "")
     distinct = sorted({layer.total for layer in p.per_layer})
     table.add_row("per layer", " / ".join(f"{n:,}" for n in distinct), f"x{len(p.per_layer)}")
-    table.add_row("forward FLOPs / token", f"{a.flops_per_token / 1e9:,.2f} G", "")
+    table.add_row(
+        f"forward FLOPs / token at {a.seq_len:,} tokens", f"{a.flops_per_token / 1e9:,.2f} G", ""
+    )
     table.add_row("KV cache / token (16-bit)", human_bytes(a.kv_cache_bytes_per_token), "")
     table.add_row("KV cache, full context (16-bit)", human_bytes(a.kv_cache_bytes_full_context), "")
     for fmt, size in a.weight_bytes.items():
@@ -83,13 +86,17 @@ def _detail_table(a: object):
 
 def diff(args: argparse.Namespace) -> int:
     from archspec.analysis.diff import diff as compare
+    from archspec.analysis.diff import differing_fields
     from archspec.cli.render import stdout
 
     specs = load_all(args.specs)
-    analyses, rows = compare(specs)
+    analyses, rows = compare(specs, args.seq_len)
+    fields = differing_fields(specs)
     if args.json:
         data = {
             "models": [s.name for s in specs],
+            "identical": not fields,
+            "differing_fields": fields,
             "rows": [
                 {
                     "feature": r.feature,
@@ -105,12 +112,25 @@ def diff(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
+    out = stdout()
+    names = ", ".join(escape(s.name) for s in specs)
+    show_all = args.all or len(specs) == 1
+    if len(specs) > 1 and not any(row.differs for row in rows):
+        if not fields:
+            out.print(f"{names}: identical architectures (name, description and source aside).")
+        else:
+            out.print(
+                f"{names}: no row of the table differs; the specs differ in "
+                + ", ".join(escape(f) for f in fields)
+            )
+        if not args.all:
+            return EXIT_OK
     table = Table(title="Architecture comparison", header_style="bold", show_lines=False)
     table.add_column("feature", style="bold")
     for spec in specs:
         table.add_column(escape(spec.name))
     for row in rows:
-        if not row.differs and not args.all:
+        if not row.differs and not show_all:
             continue
         cells = []
         for value, effect in zip(row.values, row.effects, strict=True):
@@ -121,9 +141,8 @@ def diff(args: argparse.Namespace) -> int:
                 text += f"\n[dim]{_effect_text(effect)}[/]"
             cells.append(text)
         table.add_row(escape(row.feature), *cells)
-    out = stdout()
     out.print(table)
-    if len(specs) > 1:
+    if any(row.differs for row in rows):
         out.print(
             f"[dim]Highlighted: differs from {escape(specs[0].name)}. Under a value: what that knob alone "
             f"would change in {escape(specs[0].name)} (parameters, KV cache per token, FLOPs per token)."
@@ -156,6 +175,7 @@ def show(args: argparse.Namespace) -> int:
     from archspec.spec.dump import to_yaml
     from archspec.spec.resolve import resolved_dict
 
+    check_ref(args.spec)
     data = resolved_dict(load_spec(args.spec))
     if args.json:
         print(json.dumps(data, indent=2))

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from archspec.errors import SpecError
+import argparse
+import difflib
+import json
+from pathlib import Path
+
+from archspec.errors import SpecError, UsageError
 from archspec.spec.load import load_spec
 from archspec.spec.model import ModelSpec
+from archspec.spec.shipped import find_spec, shipped_names
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 """Exit status: 0 success, 1 invalid spec (or a failed check), 2 usage error."""
@@ -14,6 +20,7 @@ def load_all(refs: list[str]) -> list[ModelSpec]:
     """Load every spec, gathering the problems of all of them before failing."""
     specs, issues = [], []
     for ref in refs:
+        check_ref(ref)
         try:
             specs.append(load_spec(ref))
         except SpecError as err:
@@ -21,3 +28,59 @@ def load_all(refs: list[str]) -> list[ModelSpec]:
     if issues:
         raise SpecError(issues)
     return specs
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+HF_KEYS = ("model_type", "architectures")
+"""Keys every Hugging Face config.json carries and no spec has."""
+_SNIFF_LIMIT = 1 << 20
+"""Bytes of a .json file read to tell a Hugging Face config from a spec written in JSON."""
+
+
+def check_ref(ref: str) -> None:
+    """Refuse, with what to do instead, a reference that is a Hugging Face config or model
+    folder, or that names no file and no shipped spec (with a did-you-mean among shipped names).
+
+    Raises:
+        UsageError: in those cases; anything else is left to the loader.
+    """
+    path = Path(ref)
+    folder = path.is_dir() and (path / "config.json").is_file()
+    if folder or _is_hf_config(path):
+        what = "model folder" if folder else "config"
+        raise UsageError(
+            f"{ref} is a Hugging Face {what}, not a spec: convert it with "
+            f"`archspec import-hf {ref} -o model.yaml` (the import report lists every key), "
+            "then pass model.yaml"
+        )
+    if find_spec(ref) is not None or path.exists():
+        return
+    close = difflib.get_close_matches(path.stem, shipped_names(), n=3, cutoff=0.6)
+    if close:
+        hint = (
+            f"; did you mean {', '.join(close[:-1])}{' or ' if len(close) > 1 else ''}{close[-1]}?"
+        )
+    else:
+        hint = " (`archspec list` names the shipped specs)"
+    raise UsageError(f"no spec file or shipped spec named '{ref}'{hint}")
+
+
+def _is_hf_config(path: Path) -> bool:
+    if path.suffix != ".json" or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            data = json.loads(handle.read(_SNIFF_LIMIT))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and any(key in data for key in HF_KEYS)

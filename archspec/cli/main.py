@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from archspec.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from archspec.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, positive_int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,6 +48,9 @@ def _fail(message: str) -> None:
     stderr().print(f"[bold red]error:[/] {escape(message)}")
 
 
+SEQ_LEN_HELP = "context length for the FLOPs per token (default: each spec's max_seq_len)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="archspec",
@@ -72,10 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--detail", action="store_true", help="breakdown, per-layer counts, FLOPs, KV cache, memory"
     )
+    p.add_argument("--seq-len", type=positive_int, metavar="N", help=SEQ_LEN_HELP)
     p = command("diff", c.diff, "Compare specs side by side, like a paper's architecture table.")
     p.add_argument("specs", nargs="+", metavar="SPEC")
     p.add_argument("--all", action="store_true", help="also show rows where all specs agree")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--seq-len", type=positive_int, metavar="N", help=SEQ_LEN_HELP)
     p = command(
         "show",
         c.show,
@@ -87,13 +92,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     command("schema", c.schema, "Print the JSON Schema of the spec language (for editors).")
     p = command("build", c.build, "Compile specs to generated PyTorch source or a runtime module.")
-    p.add_argument("specs", nargs="+", metavar="SPEC")
+    p.add_argument(
+        "specs",
+        nargs="*",
+        metavar="SPEC",
+        help="default (--emit code): every spec of the project's specs folder",
+    )
     p.add_argument("--emit", choices=("code", "module"), default="code")
     p.add_argument(
         "-o",
         "--output",
-        default="generated",
-        help="output folder for --emit code (default: generated/)",
+        default=None,
+        help="output folder for --emit code (default: the project's generated folder)",
     )
     p.add_argument(
         "--check",

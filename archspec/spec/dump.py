@@ -38,8 +38,19 @@ def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
+def _represent_list(dumper: yaml.SafeDumper, items: list[Any]) -> yaml.SequenceNode:
+    """A list of plain values (per-layer windows, layer indices) on one flow-style line, wrapped
+    at the width like prose; a list of mappings stays in block style."""
+    flow = all(item is None or isinstance(item, (bool, int, float, str)) for item in items)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", items, flow_style=flow)
+
+
+_Dumper.add_representer(list, _represent_list)
+
+
 def to_yaml(spec: ModelSpec | dict[str, Any]) -> str:
-    """The spec as YAML, every field written out, in schema order; loads back to an equal spec."""
+    """The spec as YAML, every field written out, in schema order; loads back to an equal spec.
+    Lists of plain values are written compactly in flow style (`[4096, null, 4096, ...]`)."""
     data = spec.model_dump(mode="json") if isinstance(spec, ModelSpec) else spec
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
