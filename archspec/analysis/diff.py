@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from archspec.analysis.compute import Analysis, analyse
-from archspec.analysis.units import human, human_bytes
+from archspec.analysis.units import fixed, human, human_bytes
 from archspec.spec import resolve
 from archspec.spec.model import ModelSpec
 
@@ -236,7 +236,7 @@ def diff(specs: list[ModelSpec]) -> tuple[list[Analysis], list[Row]]:
         ("non-embedding params", lambda a: human(a.params.non_embedding)),
         ("active params / token", lambda a: human(a.params.active)),
         ("KV cache / token (16-bit)", lambda a: human_bytes(a.kv_cache_bytes_per_token)),
-        ("forward GFLOPs / token", lambda a: f"{a.flops_per_token / 1e9:.1f}"),
+        ("forward GFLOPs / token", lambda a: fixed(a.flops_per_token, 10**9, 1)),
     )
     for feature, show in summaries:
         values = tuple(show(a) for a in analyses)
