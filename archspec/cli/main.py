@@ -39,11 +39,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as err:
-        if debug:
+        if debug and not _expected(err):
             raise
         code = _report(err)
         _drain_stdout()
         return code
+
+
+def _expected(err: Exception) -> bool:
+    """Errors about the input or the environment (one line even under --debug), not bugs."""
+    from archspec.errors import ArchspecError
+
+    return isinstance(err, ArchspecError | OSError)
 
 
 def _report(err: Exception) -> int:
@@ -207,7 +214,7 @@ def _common_options(parser: argparse.ArgumentParser, default: object) -> None:
         "--debug",
         action="store_true",
         default=default,
-        help="show the traceback of an unexpected error (also ARCHSPEC_DEBUG=1)",
+        help="show the traceback of an unexpected error, a bug (also ARCHSPEC_DEBUG=1)",
     )
     parser.add_argument(
         "--allow-extends-outside",

@@ -320,6 +320,7 @@ def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, st
                     f"d_model ({spec.d_model}) is not divisible by attention.n_heads "
                     f"({att.n_heads}); set attention.head_dim",
                     ("d_model",),
+                    here + ("head_dim",),
                 ),
             )
         )
@@ -390,6 +391,7 @@ def _odd_rotary(spec: ModelSpec, att: AttentionSpec, size: int, rot: int) -> tup
             f"n_heads = {spec.d_model} / {att.n_heads} = {size}: choose n_heads so that it is "
             "even, or set attention.head_dim",
             ("d_model",),
+            ("attention", "head_dim"),
         ),
     )
 

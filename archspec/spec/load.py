@@ -167,13 +167,13 @@ def _resolve_extends(
         raise fail(f"base spec not found: {not_found(ref, base_dir)}")
     real = Path(os.path.realpath(base_path))
     if is_path(ref):
-        if real.suffix not in SUFFIXES:
-            raise fail(f"base spec '{ref}' is not a .yaml or .yml file")
         if roots is not None and not any(real.is_relative_to(root) for root in roots):
             raise fail(
                 f"base spec '{ref}' is outside this spec's folder; pass --allow-extends-outside "
                 "(or set ARCHSPEC_ALLOW_EXTENDS_OUTSIDE=1) to read it"
             )
+        if real.suffix not in SUFFIXES:
+            raise fail(f"base spec '{ref}' is not a .yaml or .yml file")
     if real in chain:
         top = chain[0].parent
         cycle = " -> ".join(os.path.relpath(p, top) for p in chain[chain.index(real) :] + (real,))

@@ -201,7 +201,7 @@ def test_cross_field_error_points_at_the_child_s_override(tmp_path: Path) -> Non
     )
     heads, kv = spec_error(child).issues
     assert where(heads) == (str(child), 2, 1, "d_model")
-    assert heads.related == (("attention", "n_heads"),)
+    assert heads.related == (("attention", "n_heads"), ("attention", "head_dim"))
     assert "attention.n_heads (4)" in heads.message
     assert where(kv) == (str(child), 3, 13, "attention.n_kv_heads")
 
