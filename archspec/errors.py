@@ -21,6 +21,7 @@ class Issue:
         column: 1-based column, or None.
         allowed: The values that would have been accepted, when there is a closed set.
         suggestion: A did-you-mean, when one is close.
+        related: Other fields a cross-field rule involves (``n_heads`` for ``n_kv_heads``).
     """
 
     message: str
@@ -30,6 +31,7 @@ class Issue:
     column: int | None = None
     allowed: tuple[str, ...] = ()
     suggestion: str | None = None
+    related: tuple[tuple[str | int, ...], ...] = ()
 
     @property
     def dotted_path(self) -> str:

@@ -21,6 +21,8 @@ settings.register_profile("dev", max_examples=30, **_COMMON)
 """Everyday local runs."""
 settings.register_profile("thorough", max_examples=1000, **_COMMON)
 """Before a release, or after touching the schema: ``HYPOTHESIS_PROFILE=thorough``."""
+settings.register_profile("fuzz-long", max_examples=2000, **_COMMON)
+"""The hostile-input suite at length (tests/fuzz): ``HYPOTHESIS_PROFILE=fuzz-long pytest tests/fuzz``."""
 
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from archspec.analysis.compute import Analysis, analyse
-from archspec.analysis.units import human, human_bytes
+from archspec.analysis.units import fixed, human, human_bytes
 from archspec.spec import resolve
 from archspec.spec.model import ModelSpec
 
@@ -240,7 +240,7 @@ def diff(specs: list[ModelSpec], seq_len: int | None = None) -> tuple[list[Analy
         ("non-embedding params", lambda a: human(a.params.non_embedding)),
         ("active params / token", lambda a: human(a.params.active)),
         ("KV cache / token (16-bit)", lambda a: human_bytes(a.kv_cache_bytes_per_token)),
-        (flops_label(seq_len), lambda a: f"{a.flops_per_token / 1e9:.1f}"),
+        (flops_label(seq_len), lambda a: fixed(a.flops_per_token, 10**9, 1)),
     )
     for feature, show in summaries:
         values = tuple(show(a) for a in analyses)

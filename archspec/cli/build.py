@@ -62,7 +62,7 @@ def _project_specs(project: Project | None, emit: str) -> list[str]:
 
 
 def _code(specs: list[tuple[str, ModelSpec]], out_dir: Path, check: bool, root: Path) -> int:
-    from archspec.cli.render import stderr, stdout
+    from archspec.cli.render import shown, stderr, stdout
     from archspec.codegen.emit import emit_code, module_filename
     from archspec.fileio import write_atomic
 
@@ -79,15 +79,15 @@ def _code(specs: list[tuple[str, ModelSpec]], out_dir: Path, check: bool, root: 
     if check:
         stale = 0
         for path, text in rendered:
-            old = path.read_text(encoding="utf-8") if path.is_file() else None
+            old = _committed(path)
             if old == text:
-                console.print(f"[green]up to date[/] {_shown(path)}")
+                console.print(f"[green]up to date[/] {shown(_relative(path))}")
                 continue
             stale += 1
             if old is None:
-                console.print(f"[red]missing[/] {_shown(path)}")
+                console.print(f"[red]missing[/] {shown(_relative(path))}")
                 continue
-            console.print(f"[red]stale[/] {_shown(path)}")
+            console.print(f"[red]stale[/] {shown(_relative(path))}")
             diff = difflib.unified_diff(
                 old.splitlines(True),
                 text.splitlines(True),
@@ -103,16 +103,27 @@ def _code(specs: list[tuple[str, ModelSpec]], out_dir: Path, check: bool, root: 
         return EXIT_OK
     for path, text in rendered:
         write_atomic(path, text)
-        console.print(f"wrote {_shown(path)}")
+        console.print(f"wrote {shown(_relative(path))}")
     return EXIT_OK
 
 
-def _shown(path: Path) -> str:
+def _relative(path: Path) -> str:
     """A path as printed: relative to the working directory when under it."""
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return str(path)
+
+
+def _committed(path: Path) -> str | None:
+    """The file on disk, as text (a file that is not UTF-8 reads with replacement characters:
+    it is stale either way), or None when there is none."""
+    if not path.is_file():
+        return None
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror or err}") from None
 
 
 def _available_memory() -> int | None:
@@ -127,6 +138,20 @@ def _available_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def _check_device(torch: object, name: str) -> None:
+    """A device that cannot be used here is a usage error, said before building anything."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise UsageError(f"--device '{name}' is not a device torch knows") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UsageError(f"--device {name}: no CUDA GPU is available on this machine")
+        if device.index is not None and device.index >= count:
+            raise UsageError(f"--device {name}: this machine has {count} CUDA GPU(s)")
 
 
 def _modules(specs: list[ModelSpec], device: str | None) -> int:
@@ -153,9 +178,10 @@ def _modules(specs: list[ModelSpec], device: str | None) -> int:
 
         from archspec.nn.model import build_model
 
+        _check_device(torch, target)
         try:
             model = build_model(spec, device=target)
-        except (RuntimeError, ValueError) as err:
+        except (RuntimeError, ValueError, AssertionError) as err:
             raise UsageError(f"cannot build on device '{target}': {err}") from None
         built = sum(p.numel() for p in model.parameters())
         console.print(module_tree(model, f"{spec.name} on {target}"))

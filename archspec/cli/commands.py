@@ -11,19 +11,19 @@ from archspec.spec.model import ModelSpec
 
 
 def validate(args: argparse.Namespace) -> int:
-    from archspec.cli.render import stdout
+    from archspec.cli.render import shown, stdout
 
     specs = load_all(args.specs)
     out = stdout()
     for ref, spec in zip(args.specs, specs, strict=True):
-        out.print(f"[green]ok[/] {ref} ({spec.name})")
+        out.print(f"[green]ok[/] {shown(ref)} ({shown(spec.name)})")
     return EXIT_OK
 
 
 def params(args: argparse.Namespace) -> int:
     from archspec.analysis.compute import analyse
     from archspec.analysis.units import human
-    from archspec.cli.render import stdout
+    from archspec.cli.render import shown, stdout
 
     analyses = [analyse(spec, args.seq_len) for spec in load_all(args.specs)]
     if args.json:
@@ -33,7 +33,7 @@ def params(args: argparse.Namespace) -> int:
     out = stdout()
     for a in analyses:
         p = a.params
-        line = f"[bold]{p.name}[/]: {human(p.total)} parameters"
+        line = f"[bold]{shown(p.name)}[/]: {human(p.total)} parameters"
         if p.tied:
             line += f" ({human(p.total_untied)} counting the tied output head separately)"
         if p.active != p.total:
@@ -57,7 +57,7 @@ def _derived(a: object) -> dict[str, object]:
 def _detail_table(a: object):
     from rich.table import Table
 
-    from archspec.analysis.units import human_bytes
+    from archspec.analysis.units import fixed, human_bytes
 
     p = a.params
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -75,7 +75,9 @@ def _detail_table(a: object):
     distinct = sorted({layer.total for layer in p.per_layer})
     table.add_row("per layer", " / ".join(f"{n:,}" for n in distinct), f"x{len(p.per_layer)}")
     table.add_row(
-        f"forward FLOPs / token at {a.seq_len:,} tokens", f"{a.flops_per_token / 1e9:,.2f} G", ""
+        f"forward FLOPs / token at {a.seq_len:,} tokens",
+        f"{fixed(a.flops_per_token, 10**9, thousands=True)} G",
+        "",
     )
     table.add_row("KV cache / token (16-bit)", human_bytes(a.kv_cache_bytes_per_token), "")
     table.add_row("KV cache, full context (16-bit)", human_bytes(a.kv_cache_bytes_full_context), "")
@@ -153,15 +155,18 @@ def diff(args: argparse.Namespace) -> int:
 
 
 def _effect_text(e: object) -> str:
+    from archspec.analysis.units import general
+
     parts = []
     if e.params:
         parts.append(f"{_signed(e.params)} params")
     if e.kv_cache_bytes_per_token:
         parts.append(
-            f"KV {'+' if e.kv_cache_bytes_per_token > 0 else '-'}{abs(e.kv_cache_bytes_per_token) / 1024:g} KiB"
+            f"KV {'+' if e.kv_cache_bytes_per_token > 0 else '-'}"
+            f"{general(abs(e.kv_cache_bytes_per_token), 1024, 'g')} KiB"
         )
     if e.flops_per_token:
-        parts.append(f"{e.flops_per_token / 1e9:+.3g} GF")
+        parts.append(f"{general(e.flops_per_token, 10**9, '+.3g')} GF")
     return " · ".join(parts) if parts else "no size change"
 
 

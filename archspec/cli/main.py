@@ -1,15 +1,22 @@
 """The `archspec` command line. Thin and lazy: each command imports what it needs when it runs.
 
-Exit status: 0 success, 1 invalid spec (or a failed check), 2 usage error.
+Exit status: 0 success, 1 bad input (an invalid spec, config or checkpoint, or a failed check),
+2 usage or environment (a missing file, a bad flag, an unwritable output, no GPU). Every failure
+prints one line (a spec error one line per problem) and never a traceback; an unexpected error
+says it is a bug, and ``--debug`` (or ``ARCHSPEC_DEBUG=1``) shows its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from archspec.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, positive_int
+
+ALLOW_EXTENDS_OUTSIDE = "ARCHSPEC_ALLOW_EXTENDS_OUTSIDE"
+"""Environment variable (set to 1) that lets `extends` name files outside the spec's folder tree."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -19,33 +26,108 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
+    debug = args.debug or os.environ.get("ARCHSPEC_DEBUG", "") not in ("", "0")
+    if args.allow_extends_outside:
+        os.environ[ALLOW_EXTENDS_OUTSIDE] = "1"
+    _sane_streams()
+    try:
+        code = args.handler(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:
+        if debug and not _expected(err):
+            raise
+        code = _report(err)
+        _drain_stdout()
+        return code
+
+
+def _expected(err: Exception) -> bool:
+    """Errors about the input or the environment (one line even under --debug), not bugs."""
+    from archspec.errors import ArchspecError
+
+    return isinstance(err, ArchspecError | OSError)
+
+
+def _report(err: Exception) -> int:
+    """Print one line for ``err`` and return its exit status."""
     from archspec.errors import ArchspecError, SpecError, UsageError
 
     try:
-        return args.handler(args)
-    except SpecError as err:
-        from archspec.cli.render import print_spec_error, stderr
+        if isinstance(err, SpecError):
+            from archspec.cli.render import print_spec_error, stderr
 
-        print_spec_error(err, stderr())
+            print_spec_error(err, stderr())
+            return EXIT_INVALID
+        if isinstance(err, UsageError):
+            _fail(str(err))
+            return EXIT_USAGE
+        if isinstance(err, ArchspecError):
+            _fail(str(err))
+            return EXIT_INVALID
+        if isinstance(err, OSError):
+            # Reading a named file is checked where it happens; what gets here is the environment:
+            # an unwritable output, a full disk, a closed terminal.
+            where = f"{err.filename}" if err.filename else "cannot write the output"
+            _fail(f"{where}: {err.strerror or err}")
+            return EXIT_USAGE
+        if isinstance(err, RecursionError | MemoryError):
+            _fail(f"input too large or too deeply nested ({type(err).__name__})")
+            return EXIT_INVALID
+        _fail(
+            f"internal error (a bug in archspec, please report it): {type(err).__name__}: {err}. "
+            "Run with --debug or ARCHSPEC_DEBUG=1 for the traceback."
+        )
         return EXIT_INVALID
-    except UsageError as err:
-        _fail(str(err))
-        return EXIT_USAGE
-    except ArchspecError as err:
-        _fail(str(err))
-        return EXIT_INVALID
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:
-        return EXIT_OK
+        return _closed_pipe()
+
+
+def _sane_streams() -> None:
+    """Characters the terminal's encoding cannot show are escaped rather than fatal
+    (``PYTHONIOENCODING=ascii`` and a unicode spec name)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
+def _drain_stdout() -> None:
+    """Flush what a failed command printed; where stdout cannot take it (/dev/full), drop it."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`| head -1`): stop quietly, as other command-line tools do.
+
+    stdout is pointed at /dev/null so that the interpreter's last flush does not complain.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return EXIT_OK
 
 
 def _fail(message: str) -> None:
     from rich.markup import escape
 
-    from archspec.cli.render import stderr
+    from archspec.cli.render import printable, stderr
 
-    stderr().print(f"[bold red]error:[/] {escape(message)}")
+    one_line = " ".join(message.splitlines())
+    stderr().print(f"[bold red]error:[/] {escape(printable(one_line))}")
 
 
 SEQ_LEN_HELP = "context length for the FLOPs per token (default: each spec's max_seq_len)"
@@ -56,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="archspec",
         description="Describe a decoder-only transformer in YAML; count, diff and compile it.",
     )
+    _common_options(parser, False)
     sub = parser.add_subparsers(metavar="COMMAND")
 
     def command(
@@ -63,6 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.set_defaults(handler=handler)
+        # Accepted after the command too; SUPPRESS keeps the value given before it.
+        _common_options(p, argparse.SUPPRESS)
         return p
 
     from archspec.cli import commands as c
@@ -132,6 +217,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("path", metavar="PATH", help="model folder, .safetensors file or index json")
     return parser
+
+
+def _common_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show the traceback of an unexpected error, a bug (also ARCHSPEC_DEBUG=1)",
+    )
+    parser.add_argument(
+        "--allow-extends-outside",
+        action="store_true",
+        default=default,
+        help=f"let `extends` read files outside the spec's folder tree (also {ALLOW_EXTENDS_OUTSIDE}=1)",
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ Templates stay dumb: they loop, include, and test precomputed booleans.
 
 from __future__ import annotations
 
+import keyword
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,9 +91,32 @@ def emit_code(spec: ModelSpec, *, source_path: str | None = None) -> str:
 
 
 def module_filename(spec: ModelSpec) -> str:
-    """File name of a spec's generated module: its name made a Python identifier, e.g. `gemma_7b.py`."""
+    """File name of a spec's generated module: its name made a Python identifier, e.g. `gemma_7b.py`.
+
+    A name that would shadow a module (`torch.py` beside the file would be what `import torch`
+    finds; `math.py` breaks torch's own imports) or that is a keyword gets a `_model` suffix.
+    """
     stem = re.sub(r"[^0-9A-Za-z_]", "_", spec.name)
-    return f"m_{stem}.py" if stem[0].isdigit() else f"{stem}.py"
+    if stem[0].isdigit():
+        stem = f"m_{stem}"
+    if stem in _SHADOWED or keyword.iskeyword(stem):
+        stem = f"{stem}_model"
+    return f"{stem}.py"
+
+
+_SHADOWED = frozenset(getattr(sys, "stdlib_module_names", ())) | {
+    "torch",
+    "archspec",
+    "numpy",
+    "sympy",
+    "jinja2",
+    "typing_extensions",
+    "filelock",
+    "fsspec",
+    "networkx",
+}
+"""Module names a generated file must not take: the standard library's, and torch's and its
+dependencies' (imported when the generated file imports torch)."""
 
 
 def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[str, Any]:

@@ -682,7 +682,9 @@ def load_hf_config(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         where = f"no config.json in folder {path}" if path.is_dir() else f"no such file: {file}"
         raise UsageError(where) from None
-    except (OSError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:  # bad input, like a spec that is not UTF-8: exit 1
+        raise HFConfigError(f"{file}: not UTF-8 (byte {err.start}: {err.reason})") from None
+    except OSError as err:
         raise UsageError(f"cannot read {file}: {err}") from None
     try:
         data = json.loads(text)

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import stat
 import struct
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
@@ -44,6 +47,13 @@ DTYPE_BITS = {
     "F6_E3M2": 6,
 }
 """Bits per element of every safetensors dtype."""
+UNLOADABLE = frozenset({"F4", "F6_E2M3", "F6_E3M2"})
+"""Dtypes a header may declare but that torch cannot hold as a tensor of that shape: `check` must
+not call such a checkpoint a match."""
+MAX_NAME_CHARS = 1024
+"""Longest tensor name accepted (real ones are under 100 characters)."""
+_NAME = re.compile(r"^[\x21-\x7e]+$")
+_LONG_NUMBER = re.compile(r"[0-9]{10}")
 
 
 class TensorInfo(NamedTuple):
@@ -101,19 +111,27 @@ def checkpoint_files(path: str | Path) -> list[Path]:
 def index_shards(index: Path) -> dict[str, Path]:
     """Tensor name -> shard file, from a `model.safetensors.index.json`; shards stay in its folder."""
     try:
-        data = json.loads(index.read_text(encoding="utf-8"))
+        with index.open("rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise CheckpointError(f"{index}: not a regular file")
+            raw = handle.read(MAX_HEADER_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"{index}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{index}: not a readable JSON index ({err})") from None
+    except OSError as err:
+        raise CheckpointError(f"{index}: not a readable JSON index ({err.strerror})") from None
+    if len(raw) > MAX_HEADER_BYTES:
+        raise CheckpointError(f"{index}: larger than {MAX_HEADER_BYTES} bytes: not an index")
+    data = _json(raw, f"{index}: not a readable JSON index: the file")
     weight_map = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
         raise CheckpointError(f"{index}: no 'weight_map' object naming each tensor's shard")
     out = {}
     for name, shard in weight_map.items():
+        _check_name(index, name)
         if not isinstance(shard, str) or not _plain_file_name(shard):
             raise CheckpointError(
-                f"{index}: tensor {name!r} is mapped to {shard!r}, not a file name in the same folder"
+                f"{index}: tensor {name!r} is mapped to {_short(shard)}, not a file name in the "
+                "same folder"
             )
         out[name] = index.parent / shard
     return out
@@ -123,8 +141,13 @@ def read_header(file: str | Path) -> dict[str, TensorInfo]:
     """The tensors of one `.safetensors` file, after checking its header against the file."""
     file = Path(file)
     try:
-        size = file.stat().st_size
+        info = file.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise CheckpointError(f"{file}: not a regular file (a pipe or a device is not read)")
+        size = info.st_size
         with file.open("rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise CheckpointError(f"{file}: not a regular file")
             prefix = handle.read(8)
             if len(prefix) < 8:
                 raise CheckpointError(f"{file}: {size} bytes, too short for a safetensors header")
@@ -139,13 +162,22 @@ def read_header(file: str | Path) -> dict[str, TensorInfo]:
         raise UsageError(f"{file}: no such file") from None
     except OSError as err:
         raise CheckpointError(f"{file}: cannot be read ({err})") from None
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{file}: header is not JSON ({err})") from None
+    header = _json(raw, f"{file}: header")
     if not isinstance(header, dict):
         raise CheckpointError(f"{file}: header is not a JSON object")
     return _check_entries(file, header, data_bytes=size - 8 - n)
+
+
+def _json(raw: bytes, what: str) -> object:
+    """Parsed JSON, or a CheckpointError for anything that is not (bad UTF-8 or syntax, a number
+    of more digits than Python converts, nesting deep enough to exhaust the stack)."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        reason = str(err).splitlines()[0][:200]
+        raise CheckpointError(f"{what} is not JSON ({reason})") from None
+    except RecursionError:
+        raise CheckpointError(f"{what} is nested too deeply to be a safetensors header") from None
 
 
 def _check_entries(file: Path, header: dict, data_bytes: int) -> dict[str, TensorInfo]:
@@ -153,28 +185,35 @@ def _check_entries(file: Path, header: dict, data_bytes: int) -> dict[str, Tenso
     ranges = []
     for name, entry in header.items():
         if name == "__metadata__":
+            _check_metadata(file, entry)
             continue
+        _check_name(file, name)
         if not isinstance(entry, dict):
             raise CheckpointError(f"{file}: tensor {name!r}: entry is not an object")
         dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-        if dtype not in DTYPE_BITS:
-            raise CheckpointError(f"{file}: tensor {name!r}: unknown dtype {dtype!r}")
+        if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
+            raise CheckpointError(f"{file}: tensor {name!r}: unknown dtype {_short(dtype)}")
+        if dtype in UNLOADABLE:
+            raise CheckpointError(
+                f"{file}: tensor {name!r} is stored as {dtype}, which archspec cannot load "
+                "(no torch dtype holds it element by element)"
+            )
         if not isinstance(shape, list) or not all(_natural(d) for d in shape):
             raise CheckpointError(
-                f"{file}: tensor {name!r}: shape {shape!r} is not a list of sizes"
+                f"{file}: tensor {name!r}: shape {_short(shape)} is not a list of sizes"
             )
         if not (
             isinstance(offsets, list) and len(offsets) == 2 and all(_natural(o) for o in offsets)
         ):
             raise CheckpointError(
-                f"{file}: tensor {name!r}: data_offsets {offsets!r} is not [begin, end]"
+                f"{file}: tensor {name!r}: data_offsets {_short(offsets)} is not [begin, end]"
             )
         begin, end = offsets
         bits = math.prod(shape) * DTYPE_BITS[dtype]
         if bits % 8 or end - begin != bits // 8:
             raise CheckpointError(
-                f"{file}: tensor {name!r}: {dtype}{shape} needs {bits / 8:g} bytes, "
-                f"its data_offsets span {end - begin}"
+                f"{file}: tensor {name!r}: {dtype}{_short(shape)} needs {_short(bits // 8)} "
+                f"bytes, its data_offsets span {_short(end - begin)}"
             )
         ranges.append((begin, end, name))
         out[name] = TensorInfo(dtype, tuple(shape))
@@ -221,10 +260,42 @@ def _merge(out: dict[str, TensorInfo], more: dict[str, TensorInfo], file: Path) 
     out.update(more)
 
 
+def _check_metadata(file: Path, metadata: object) -> None:
+    """`__metadata__` is a string-to-string object (the reference loader refuses anything else)."""
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise CheckpointError(f"{file}: __metadata__ is not an object of strings to strings")
+
+
+def _check_name(file: Path, name: str) -> None:
+    """Tensor names are short printable ASCII (`model.layers.0.mlp.up_proj.weight`): a name with
+    a superscript digit or a layer index of thousands of digits is no model's."""
+    if len(name) > MAX_NAME_CHARS or not _NAME.match(name) or _LONG_NUMBER.search(name):
+        raise CheckpointError(
+            f"{file}: tensor name {_short(name)} is not a tensor name (printable ASCII, "
+            f"at most {MAX_NAME_CHARS} characters, numbers under 10 digits)"
+        )
+
+
+def _short(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a shape of 10**400 is not echoed whole)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond the digit limit of str()
+        text = "<an integer of thousands of digits>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _natural(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and x >= 0
 
 
 def _plain_file_name(name: str) -> bool:
     parts = PurePosixPath(name.replace("\\", "/")).parts
-    return len(parts) == 1 and parts[0] not in (".", "..") and not name.startswith("/")
+    return (
+        len(parts) == 1
+        and parts[0] not in (".", "..")
+        and not name.startswith("/")
+        and "\x00" not in name
+    )

@@ -20,6 +20,8 @@ MAX_BYTES = 1 << 20
 MAX_NODES = 50_000
 """Caps alias expansion ("billion laughs")."""
 MAX_DEPTH = 32
+_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters YAML does not allow in a document (its `c-printable` set), surrogates included."""
 
 Path = tuple[str | int, ...]
 Mark = tuple[str, int, int]  # file, 1-based line, 1-based column
@@ -38,17 +40,21 @@ RESOLVERS: list[tuple[str, re.Pattern[str], list[str]]] = [
     (_INT, re.compile(r"^(?:[-+]?[0-9][0-9_]*|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")),
     (
         _FLOAT,
-        re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+        re.compile(
+            r"^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
         list("-+.0123456789"),
     ),
 ]
-"""Implicit resolvers that replace or extend PyYAML's YAML 1.1 ones (shared with the dumper, so
-that what it writes plain reads back as the same type)."""
+"""Implicit resolvers that replace PyYAML's YAML 1.1 ones (shared with the dumper, so that what it
+writes plain reads back as the same type). No base-60: `1:30:00.0` is a string, not 5400.0."""
 
 
 def _with_resolvers(cls: type) -> None:
     cls.yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in entries if tag not in (_BOOL, _INT)]
+        first: [(tag, rx) for tag, rx in entries if tag not in (_BOOL, _INT, _FLOAT)]
         for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
     for tag, regexp, first in RESOLVERS:
@@ -93,8 +99,10 @@ def parse_yaml(raw: bytes | str, file: str) -> Document:
                 file, f"document is {len(text):,} characters; a spec may be at most {MAX_BYTES:,}"
             )
     text = text.removeprefix("\ufeff")
+    _check_characters(text, file)
     loader = _Loader(text)
     try:
+        _check_depth(text, file)
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
@@ -125,6 +133,63 @@ def parse_yaml(raw: bytes | str, file: str) -> Document:
     if builder.issues:
         raise SpecError(builder.issues)
     return Document(data, builder.marks, file)
+
+
+def _check_characters(text: str, file: str) -> None:
+    bad = _NOT_PRINTABLE.search(text)
+    if bad is None:
+        return
+    line = text.count("\n", 0, bad.start()) + 1
+    column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+    raise _error(
+        file,
+        f"control character U+{ord(bad.group()):04X} is not allowed in YAML "
+        "(write it as an escape inside a double-quoted string)",
+        line,
+        column,
+    )
+
+
+_EVENT_DEPTH = 4 * MAX_DEPTH
+"""Nesting refused before composing; between MAX_DEPTH and this, the builder refuses it with the
+field path (composing that deep is safe)."""
+
+
+def _check_depth(text: str, file: str) -> None:
+    """Refuse deep nesting before composing: PyYAML composes nodes recursively, and a flow
+    collection 3,000 deep would end in RecursionError; its parser streams events without
+    recursing, so counting them is safe."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > _EVENT_DEPTH:
+                mark = event.start_mark
+                raise _error(
+                    file,
+                    f"nested deeper than {MAX_DEPTH} levels; refusing",
+                    mark.line + 1,
+                    mark.column + 1,
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _joined_surrogates(value: Any) -> Any:
+    """A string with JSON-style surrogate-pair escapes (`"\\ud83e\\udd99"`, as `json.dumps`
+    writes an emoji) as the character they stand for.
+
+    Raises:
+        ValueError: a surrogate escape that is not half of a pair.
+    """
+    if not isinstance(value, str) or not any("\ud800" <= ch <= "\udfff" for ch in value):
+        return value
+    try:
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    except UnicodeDecodeError:
+        raise ValueError(
+            "a surrogate escape (\\ud800-\\udfff) that is not half of a pair"
+        ) from None
 
 
 # An explicit tag (`!!int abc`, `!!timestamp x`) makes PyYAML's constructors raise these.
@@ -182,7 +247,7 @@ class _Builder:
                 items.append(self.build(item, path + (i,), depth + 1))
             return items
         try:
-            return self.loader.construct_object(node, deep=True)
+            return _joined_surrogates(self.loader.construct_object(node, deep=True))
         except _CONSTRUCT_ERRORS as err:
             self._issue(f"cannot read value: {_reason(err)}", path, node)
             return None
@@ -199,7 +264,7 @@ class _Builder:
                 continue
             try:
                 key = (
-                    self.loader.construct_object(key_node)
+                    _joined_surrogates(self.loader.construct_object(key_node))
                     if isinstance(key_node, yaml.ScalarNode)
                     else None
                 )

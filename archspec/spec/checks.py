@@ -16,6 +16,16 @@ if TYPE_CHECKING:
 
 Path = tuple[str | int, ...]
 
+MAX_LAYERS = 10_000
+"""Ten times the deepest transformer trained (DeepNet, 1,000 layers): the per-layer rules, counts
+and plans do work per layer, so a typo of 10**9 must be refused before any of it."""
+MAX_HEADS = 16_384
+"""Far above any model's attention heads (128 in the largest published); ALiBi slopes and head
+tables are per head."""
+MAX_EXPERTS = 65_536
+"""Far above any mixture-of-experts (DeepSeek-V3: 256 routed experts); the built module has one
+FFN per expert."""
+
 
 class CrossFieldError(ValueError):
     """Raised by the spec's model validator; carries every (path, message) found."""
@@ -44,9 +54,24 @@ class OverrideError(str):
         return self
 
 
+class Related(str):
+    """Message of a cross-field rule that also names the other fields involved, so that the
+    error can point at whichever of them the user wrote (a child's `d_model`, not the base's
+    `n_heads`)."""
+
+    related: tuple[Path, ...]
+
+    def __new__(cls, message: str, *related: Path) -> Related:
+        self = super().__new__(cls, message)
+        self.related = related
+        return self
+
+
 def cross_field_issues(spec: ModelSpec) -> list[tuple[Path, str]]:
     """Every violated cross-field rule of ``spec`` as ``(field path, message)`` pairs."""
-    issues: list[tuple[Path, str]] = []
+    issues = _bounds(spec)
+    if issues:
+        return issues
     issues += _model_rules(spec)
     issues += _rule_shape(spec)
     if any(path[:1] == ("layer_overrides",) for path, _ in issues):
@@ -64,6 +89,35 @@ def cross_field_issues(spec: ModelSpec) -> list[tuple[Path, str]]:
             seen.add(message)
             issues.append((path if message in base else _blame(spec, layer.index, path), message))
     return issues + _shared_rotary_rule(spec, layers)
+
+
+def _bounds(spec: ModelSpec) -> list[tuple[Path, str]]:
+    """Sizes that the other rules (and every later stage) do work in proportion to, checked
+    first so that no work grows with a number before it is known to be sane."""
+    issues: list[tuple[Path, str]] = []
+    if spec.n_layers > MAX_LAYERS:
+        issues.append(
+            (("n_layers",), f"{spec.n_layers} layers is more than the {MAX_LAYERS:,} allowed")
+        )
+    parts: list[tuple[Path, dict[str, Any]]] = [
+        (
+            ("attention",),
+            {"n_heads": spec.attention.n_heads, "n_kv_heads": spec.attention.n_kv_heads},
+        ),
+        (("ffn", "moe"), {"n_experts": spec.ffn.moe.n_experts if spec.ffn.moe else None}),
+    ]
+    for k, rule in enumerate(spec.layer_overrides):
+        parts.append((("layer_overrides", k, "attention"), rule.attention))
+        moe = rule.ffn.get("moe") if isinstance(rule.ffn, dict) else None
+        if isinstance(moe, dict):
+            parts.append((("layer_overrides", k, "ffn", "moe"), moe))
+    limits = {"n_heads": MAX_HEADS, "n_kv_heads": MAX_HEADS, "n_experts": MAX_EXPERTS}
+    for path, values in parts:
+        for key, limit in limits.items():
+            value = values.get(key) if isinstance(values, dict) else None
+            if isinstance(value, int) and value > limit:
+                issues.append((path + (key,), f"{key} {value} is more than the {limit:,} allowed"))
+    return issues
 
 
 def _shared_rotary_rule(spec: ModelSpec, layers: list[resolve.LayerSpec]) -> list[tuple[Path, str]]:
@@ -111,8 +165,11 @@ def _model_rules(spec: ModelSpec) -> list[tuple[Path, str]]:
         issues.append(
             (
                 ("padded_vocab_size",),
-                f"padded_vocab_size ({spec.padded_vocab_size}) is smaller than "
-                f"vocab_size ({spec.vocab_size})",
+                Related(
+                    f"padded_vocab_size ({spec.padded_vocab_size}) is smaller than "
+                    f"vocab_size ({spec.vocab_size})",
+                    ("vocab_size",),
+                ),
             )
         )
     block = spec.block
@@ -120,12 +177,21 @@ def _model_rules(spec: ModelSpec) -> list[tuple[Path, str]]:
         issues.append(
             (
                 ("block", "placement"),
-                f"parallel_residual needs placement 'pre', got '{block.placement}'",
+                Related(
+                    f"parallel_residual needs placement 'pre', got '{block.placement}'",
+                    ("block", "parallel_residual"),
+                ),
             )
         )
     if block.shared_norm is not None and not block.parallel_residual:
         issues.append(
-            (("block", "shared_norm"), "shared_norm only applies with parallel_residual: true")
+            (
+                ("block", "shared_norm"),
+                Related(
+                    "shared_norm only applies with parallel_residual: true",
+                    ("block", "parallel_residual"),
+                ),
+            )
         )
     issues += _layernorm_rules(("norm",), spec.norm)
     scaling = spec.position.scaling if spec.position.kind == "rope" else None
@@ -138,15 +204,22 @@ def _model_rules(spec: ModelSpec) -> list[tuple[Path, str]]:
         issues.append(
             (
                 here + ("high_freq_factor",),
-                f"high_freq_factor ({scaling.high_freq_factor:g}) must be larger than "
-                f"low_freq_factor ({scaling.low_freq_factor:g})",
+                Related(
+                    f"high_freq_factor ({scaling.high_freq_factor:g}) must be larger than "
+                    f"low_freq_factor ({scaling.low_freq_factor:g})",
+                    here + ("low_freq_factor",),
+                ),
             )
         )
     if scaling is not None and scaling.kind == "yarn" and scaling.beta_fast <= scaling.beta_slow:
         issues.append(
             (
                 here + ("beta_fast",),
-                f"beta_fast ({scaling.beta_fast:g}) must be larger than beta_slow ({scaling.beta_slow:g})",
+                Related(
+                    f"beta_fast ({scaling.beta_fast:g}) must be larger than "
+                    f"beta_slow ({scaling.beta_slow:g})",
+                    here + ("beta_slow",),
+                ),
             )
         )
     return issues
@@ -168,7 +241,10 @@ def _rule_shape(spec: ModelSpec) -> list[tuple[Path, str]]:
             issues.append(
                 (
                     path + ("offset",),
-                    f"offset ({rule.offset}) must be smaller than every ({rule.every})",
+                    Related(
+                        f"offset ({rule.offset}) must be smaller than every ({rule.every})",
+                        path + ("every",),
+                    ),
                 )
             )
         for index in rule.layers or []:
@@ -176,7 +252,10 @@ def _rule_shape(spec: ModelSpec) -> list[tuple[Path, str]]:
                 issues.append(
                     (
                         path + ("layers",),
-                        f"layer {index} does not exist (n_layers is {spec.n_layers})",
+                        Related(
+                            f"layer {index} does not exist (n_layers is {spec.n_layers})",
+                            ("n_layers",),
+                        ),
                     )
                 )
         if not rule.attention and not rule.ffn:
@@ -237,8 +316,12 @@ def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, st
         issues.append(
             (
                 here + ("n_heads",),
-                f"d_model ({spec.d_model}) is not divisible by attention.n_heads ({att.n_heads}); "
-                "set attention.head_dim",
+                Related(
+                    f"d_model ({spec.d_model}) is not divisible by attention.n_heads "
+                    f"({att.n_heads}); set attention.head_dim",
+                    ("d_model",),
+                    here + ("head_dim",),
+                ),
             )
         )
     kv = resolve.n_kv_heads(att)
@@ -246,14 +329,20 @@ def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, st
         issues.append(
             (
                 here + ("n_kv_heads",),
-                f"n_kv_heads ({kv}) is larger than n_heads ({att.n_heads})",
+                Related(
+                    f"n_kv_heads ({kv}) is larger than n_heads ({att.n_heads})",
+                    here + ("n_heads",),
+                ),
             )
         )
     elif att.n_heads % kv:
         issues.append(
             (
                 here + ("n_kv_heads",),
-                f"n_heads ({att.n_heads}) is not divisible by n_kv_heads ({kv})",
+                Related(
+                    f"n_heads ({att.n_heads}) is not divisible by n_kv_heads ({kv})",
+                    here + ("n_heads",),
+                ),
             )
         )
     if att.qk_norm is not None:
@@ -262,13 +351,7 @@ def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, st
     if spec.position.kind == "rope" and size is not None:
         rot = resolve.rotary_dim(spec.position, size)
         if rot < 2 or rot % 2:
-            issues.append(
-                (
-                    ("position", "fraction"),
-                    "rotary dimension int(head_dim * fraction) = "
-                    f"int({size} * {spec.position.fraction}) = {rot} must be even and at least 2",
-                )
-            )
+            issues.append(_odd_rotary(spec, att, size, rot))
         elif spec.position.scaling is not None and spec.position.scaling.kind == "ntk" and rot < 4:
             issues.append(
                 (
@@ -278,6 +361,39 @@ def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, st
                 )
             )
     return issues
+
+
+def _odd_rotary(spec: ModelSpec, att: AttentionSpec, size: int, rot: int) -> tuple[Path, str]:
+    """The odd-rotary-dimension issue, blamed on what the user wrote: the fraction when it is
+    not 1, else `head_dim` when set, else `n_heads` (and `d_model`) that the head size comes from."""
+    if spec.position.fraction != 1:
+        return (
+            ("position", "fraction"),
+            Related(
+                f"the rotary dimension int(head size {size} * position.fraction "
+                f"{spec.position.fraction:g}) = {rot} must be even and at least 2",
+                ("attention", "head_dim"),
+                ("attention", "n_heads"),
+            ),
+        )
+    if att.head_dim is not None:
+        return (
+            ("attention", "head_dim"),
+            Related(
+                f"with rotary positions the head size (attention.head_dim = {size}) must be even "
+                "and at least 2"
+            ),
+        )
+    return (
+        ("attention", "n_heads"),
+        Related(
+            "with rotary positions the head size must be even and at least 2, and d_model / "
+            f"n_heads = {spec.d_model} / {att.n_heads} = {size}: choose n_heads so that it is "
+            "even, or set attention.head_dim",
+            ("d_model",),
+            ("attention", "head_dim"),
+        ),
+    )
 
 
 def _head_size(att: AttentionSpec, d_model: int) -> int | None:
@@ -293,8 +409,11 @@ def _ffn_rules(ffn: FfnSpec) -> list[tuple[Path, str]]:
         return [
             (
                 ("ffn", "moe", "experts_per_token"),
-                f"experts_per_token ({ffn.moe.experts_per_token}) is larger than n_experts "
-                f"({ffn.moe.n_experts})",
+                Related(
+                    f"experts_per_token ({ffn.moe.experts_per_token}) is larger than n_experts "
+                    f"({ffn.moe.n_experts})",
+                    ("ffn", "moe", "n_experts"),
+                ),
             )
         ]
     return []

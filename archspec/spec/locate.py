@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from archspec.errors import Issue
 from archspec.load.yaml import Mark, Path
-from archspec.spec.checks import CrossFieldError, OverrideError
+from archspec.spec.checks import CrossFieldError, OverrideError, Related
 from archspec.spec.model import ModelSpec
 
 
@@ -32,8 +32,46 @@ def issues_from_validation(
                 # path is ("layer_overrides", k, part) + the error's location inside that part
                 issues.append(_describe(message.error, data, marks, file, path[:3], message.part))
             else:
-                issues.append(_located(path, message, data, marks, file))
+                issues.append(_cross_located(path, message, data, marks, file))
     return issues
+
+
+def _cross_located(
+    path: Path, message: str, data: Mapping[str, Any], marks: Mapping[Path, Mark], file: str
+) -> Issue:
+    """A cross-field issue at the field the user wrote in the spec being loaded, when that is one
+    of the fields involved: a child's `d_model: 4001` rather than its base's `n_heads`."""
+    related = tuple(getattr(message, "related", ()))
+    chosen = path
+    if isinstance(message, Related) and marks.get(path, (None,))[0] != file:
+        chosen = next((p for p in related if marks.get(p, (None,))[0] == file), path)
+    issue = _located(chosen, str(message), data, marks, file)
+    others = tuple(p for p in (path, *related) if p != chosen)
+    return Issue(issue.message, issue.path, issue.file, issue.line, issue.column, related=others)
+
+
+def repairable(err: ValidationError, data: Mapping[str, Any]) -> tuple[dict[str, Any], list[Path]]:
+    """``data`` without the fields that failed to validate, so that the cross-field rules can run
+    on the rest; and the paths left out. Nothing is left out (``[]``) when a failure cannot be
+    removed that way (a missing field, an error of a whole part, an item of a list)."""
+    import copy
+
+    repaired = copy.deepcopy(dict(data))
+    dropped: list[Path] = []
+    for e in err.errors(include_url=False):
+        if isinstance((e.get("ctx") or {}).get("error"), CrossFieldError):
+            return repaired, []
+        if e["type"] == "missing":
+            return repaired, []
+        path = data_path(data, tuple(e["loc"]))
+        node: Any = repaired
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not path or not isinstance(node, dict) or path[-1] not in node:
+            return repaired, []
+        del node[path[-1]]
+        dropped.append(path)
+    return repaired, dropped
 
 
 def _describe(

@@ -417,16 +417,16 @@ def test_out_of_range_values(text: str, path: str, message: str) -> None:
             "position.fraction",
             13,
             3,
-            "rotary dimension int(head_dim * fraction) = int(4 * 0.3) = 1 "
+            "the rotary dimension int(head size 4 * position.fraction 0.3) = 1 "
             "must be even and at least 2",
         ),
         (
             tiny_with("n_heads: 4", "n_heads: 4\n  head_dim: 5"),
-            "position.fraction",
-            None,
-            None,
-            "rotary dimension int(head_dim * fraction) = int(5 * 1.0) = 5 "
-            "must be even and at least 2",
+            "attention.head_dim",
+            8,
+            3,
+            "with rotary positions the head size (attention.head_dim = 5) must be even "
+            "and at least 2",
         ),
         (
             tiny_with(
@@ -604,7 +604,9 @@ def test_override_of_another_field_is_blamed_at_its_part() -> None:
     # the rule is blamed at its `attention`, as it does not write `position.fraction` itself.
     text = OVERRIDES.replace("attention:", "position: {kind: rope, fraction: 0.5}\nattention:")
     rotary, _ = issues_of(text + "  - every: 2\n    attention: {head_dim: 6}\n")
-    assert rotary.message.endswith("int(6 * 0.5) = 3 must be even and at least 2")
+    assert rotary.message.endswith(
+        "int(head size 6 * position.fraction 0.5) = 3 must be even and at least 2"
+    )
     assert where(rotary) == ("spec.yaml", 14, 5, "layer_overrides.0.attention")
 
 
