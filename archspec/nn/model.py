@@ -9,6 +9,7 @@ from archspec.nn.attention import Mask, causal_allowed
 from archspec.nn.block import build_block
 from archspec.nn.cache import KVCache
 from archspec.nn.generate import next_token
+from archspec.nn.linear import build_linear
 from archspec.nn.norm import GemmaRMSNorm, build_norm
 from archspec.nn.position import LearnedPositions, NoPositions, NoRotary, Rotary
 from archspec.plan.types import ModelPlan
@@ -106,7 +107,7 @@ class Transformer(nn.Module):
         self.layers = nn.ModuleList(build_block(layer, plan.rope) for layer in plan.layers)
         self.layer_masks = tuple(layer.mask for layer in plan.layers)
         self.final_norm = build_norm(plan.final_norm)
-        self.lm_head = nn.Linear(plan.d_model, plan.vocab_rows, bias=plan.head_bias)
+        self.lm_head = build_linear(plan.head)
         if plan.tie_embeddings:
             self.lm_head.weight = self.embed.weight
         self.softcap = (
