@@ -85,3 +85,53 @@ class DoRALinear(LoRALinear):
     def merged_weight(self) -> torch.Tensor:
         weight = self.weight + self.delta_weight()
         return (self.lora_magnitude_vector / self.weight_norm()).view(-1, 1) * weight
+
+
+def adapted_linears(model: nn.Module) -> list[tuple[str, LoRALinear]]:
+    """Every adapted projection of ``model`` with its qualified name."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, LoRALinear)]
+
+
+def adapter_parameters(layer: LoRALinear) -> list[nn.Parameter]:
+    """The tensors of one adapter: A, B and, for DoRA, the magnitude."""
+    params = [layer.lora_A.weight, layer.lora_B.weight]
+    magnitude = getattr(layer, "lora_magnitude_vector", None)
+    return params if magnitude is None else [*params, magnitude]
+
+
+def freeze_base(model: nn.Module) -> None:
+    """Only adapter tensors train; with no adapter in ``model`` nothing changes."""
+    layers = adapted_linears(model)
+    if not layers:
+        return
+    model.requires_grad_(False)
+    for _, layer in layers:
+        for param in adapter_parameters(layer):
+            param.requires_grad_(True)
+
+
+def init_adapters(model: nn.Module) -> None:
+    """Fresh adapters over the current base weights: B zero, DoRA magnitudes the row norms of W."""
+    for _, layer in adapted_linears(model):
+        layer.reset_adapter()
+
+
+@torch.no_grad()
+def merge_adapters(model: nn.Module) -> nn.Module:
+    """Fold every adapter into its base weight and put a plain nn.Linear in its place."""
+    for name, layer in adapted_linears(model):
+        parent_name, _, attr = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        merged = nn.Linear(
+            layer.in_features,
+            layer.out_features,
+            bias=layer.bias is not None,
+            device=layer.weight.device,
+            dtype=layer.weight.dtype,
+        )
+        merged.weight.copy_(layer.merged_weight())
+        if layer.bias is not None:
+            merged.bias.copy_(layer.bias)
+        setattr(parent, attr, merged)
+    model.requires_grad_(True)
+    return model

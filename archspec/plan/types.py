@@ -7,7 +7,7 @@ Class names chosen here are the names the generated file uses, so they say what 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 
@@ -258,6 +258,25 @@ class ModelPlan:
     @property
     def has_adapters(self) -> bool:
         return self.n_adapter_params > 0
+
+    def without_adapters(self) -> ModelPlan:
+        """The base model's plan: every adapter removed (what merging adapters leaves)."""
+        layers = tuple(
+            replace(
+                layer,
+                attention=replace(layer.attention, adapters=()),
+                ffn=replace(layer.ffn, adapters=()),
+            )
+            for layer in self.layers
+        )
+        return replace(
+            self,
+            layers=layers,
+            head_adapter=None,
+            n_params=self.n_params - self.n_adapter_params,
+            n_params_untied=self.n_params_untied - self.n_adapter_params,
+            n_adapter_params=0,
+        )
 
     @property
     def uniform_layers(self) -> bool:
