@@ -219,6 +219,7 @@ def features(spec: ModelSpec, plan: ModelPlan) -> list[str]:
         "bias",
         "tied embeddings",
         "embedding x sqrt(d)",
+        "adapters",
     }
     out = []
     for knob in KNOBS:

@@ -178,6 +178,10 @@ class Transformer(nn.Module):
                 logits = self(token, cache=cache, last_only=True)[:, -1, :vocab]
         return torch.cat(tokens, dim=1)
 
+    def init_adapters(self) -> None:
+        """Fresh adapters over the current base weights (B zero, DoRA magnitudes ||W||)."""
+        init_adapters(self)
+
     def merge_adapters(self) -> Transformer:
         """Fold every adapter into its base weight (exactly, DoRA included) and remove it: the
         model is a plain one again, holding the base model's parameters, all trainable."""

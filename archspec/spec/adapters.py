@@ -106,6 +106,14 @@ def adapter_issues(spec: ModelSpec) -> list[tuple[Path, str]]:
             issues.append((path, f"target {name!r} is listed twice"))
         elif name in REFUSED:
             issues.append((path, f"adapters on {name!r} are not supported: {REFUSED[name]}"))
+        elif name == "lm_head" and spec.head.tie_embeddings:
+            issues.append(
+                (
+                    path,
+                    "the output head is tied to the embedding (head.tie_embeddings): an adapter "
+                    "on it would untie them when merged",
+                )
+            )
         elif name == "all-linear" and moe:
             issues.append(
                 (
