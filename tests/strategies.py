@@ -324,3 +324,45 @@ def specs(
     spec = ModelSpec.model_validate(draw(spec_dicts(max_layers, texts)))
     note(f"spec (YAML):\n{to_yaml(spec)}")
     return spec
+
+
+@st.composite
+def adapter_dicts(draw: st.DrawFn, spec: ModelSpec) -> dict[str, Any]:
+    """A valid `adapters:` section for ``spec``: targets the model has, maybe layers and overrides."""
+    from archspec.spec import resolve
+
+    layers = resolve.layer_specs(spec)
+    names = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    if not spec.head.tie_embeddings:
+        names.append("lm_head")
+    if all(layer.ffn.moe is None for layer in layers):
+        names += ["up_proj", "down_proj"]
+        if all(resolve.is_gated(layer.ffn) for layer in layers):
+            names += ["gate_proj", "all-linear"]
+    targets = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
+    out: dict[str, Any] = {
+        "kind": draw(st.sampled_from(["lora", "dora"])),
+        "r": draw(st.integers(1, 4)),
+        "targets": targets,
+    }
+    _maybe(draw, out, "alpha", st.floats(0.5, 16.0))
+    _maybe(draw, out, "rslora", st.booleans())
+    _maybe(draw, out, "dropout", st.sampled_from([0.0, 0.1]))
+    _maybe(
+        draw, out, "layers", st.lists(st.integers(0, spec.n_layers - 1), min_size=1, unique=True)
+    )
+    concrete = [t for t in targets if t != "all-linear"]
+    if concrete and draw(st.booleans()):
+        out["overrides"] = {draw(st.sampled_from(concrete)): {"r": draw(st.integers(1, 4))}}
+    return out
+
+
+@st.composite
+def adapted_specs(draw: st.DrawFn, max_layers: int = 2) -> ModelSpec:
+    """A valid tiny spec with an `adapters:` section; on failure its YAML is printed."""
+    base = ModelSpec.model_validate(draw(spec_dicts(max_layers)))
+    data = base.model_dump(mode="json")
+    data["adapters"] = draw(adapter_dicts(base))
+    spec = ModelSpec.model_validate(data)
+    note(f"spec (YAML):\n{to_yaml(spec)}")
+    return spec

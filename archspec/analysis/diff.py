@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from archspec.analysis.compute import Analysis, analyse
 from archspec.analysis.units import fixed, human, human_bytes
-from archspec.spec import resolve
+from archspec.spec import adapters, resolve
 from archspec.spec.model import ModelSpec
 
 
@@ -190,6 +190,11 @@ KNOBS: tuple[Knob, ...] = (
     Knob("final logit softcap", lambda s: _opt(s.head.logit_softcap), (("head", "logit_softcap"),)),
     Knob("context", lambda s: str(s.max_seq_len), (("max_seq_len",),)),
     Knob("dtype", lambda s: s.dtype, (("dtype",),)),
+    Knob(
+        "adapters",
+        lambda s: "—" if s.adapters is None else adapters.describe(s.adapters),
+        (("adapters",),),
+    ),
 )
 
 
@@ -198,6 +203,7 @@ def _explicit(spec: ModelSpec) -> dict[str, Any]:
     data = spec.model_dump(mode="json", exclude={"name", "description", "source", "extends"})
     data["attention"]["head_dim"] = resolve.head_dim(spec.attention, spec.d_model)
     data["attention"]["n_kv_heads"] = resolve.n_kv_heads(spec.attention)
+    data.setdefault("adapters", None)  # left out of dumps when null; transplants need the key
     return data
 
 
@@ -239,6 +245,7 @@ def diff(specs: list[ModelSpec], seq_len: int | None = None) -> tuple[list[Analy
         ("parameters, head untied", lambda a: human(a.params.total_untied)),
         ("non-embedding params", lambda a: human(a.params.non_embedding)),
         ("active params / token", lambda a: human(a.params.active)),
+        ("trainable params", lambda a: human(a.params.trainable)),
         ("KV cache / token (16-bit)", lambda a: human_bytes(a.kv_cache_bytes_per_token)),
         (flops_label(seq_len), lambda a: fixed(a.flops_per_token, 10**9, 1)),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from archspec.spec import resolve
+from archspec.spec import adapters, resolve
 from archspec.spec.model import AttentionSpec, FfnSpec, ModelSpec, NormSpec
 
 COMPONENTS = ("embedding", "position", "attention", "ffn", "norm", "head")
@@ -23,10 +23,17 @@ class LayerCount:
     norm: int
     ffn_active: int
     """FFN parameters one token uses: all of them for a dense FFN, the router plus top-k experts for MoE."""
+    trainable: int = 0
+    """Parameters that train: the adapters' when the spec has adapters (included in `attention`
+    and `ffn`), else all of them."""
 
     @property
     def total(self) -> int:
         return self.attention + self.ffn + self.norm
+
+    @property
+    def frozen(self) -> int:
+        return self.total - self.trainable
 
 
 @dataclass(frozen=True)
@@ -46,11 +53,20 @@ class ParamCount:
     """Total by component: embedding, position, attention, ffn, norm, head (sums to `total`)."""
     per_layer: list[LayerCount] = field(default_factory=list)
     tied: bool = False
+    trainable: int = 0
+    """Parameters that train: the adapters' when the spec has adapters (base weights frozen),
+    else `total`."""
+    frozen: int = 0
+    """`total` less `trainable`."""
+    trainable_breakdown: dict[str, int] = field(default_factory=dict)
+    """`trainable` by component, like `breakdown`."""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form (what `archspec params --json` prints)."""
         data = asdict(self)
-        data["per_layer"] = [dict(asdict(layer), total=layer.total) for layer in self.per_layer]
+        data["per_layer"] = [
+            dict(asdict(layer), total=layer.total, frozen=layer.frozen) for layer in self.per_layer
+        ]
         return data
 
 
@@ -116,16 +132,39 @@ def block_norm_count(spec: ModelSpec) -> int:
     return 4 if spec.block.placement == "sandwich" else 2
 
 
+def layer_adapter_params(spec: ModelSpec, layer: resolve.LayerSpec, names: tuple[str, ...]) -> int:
+    """Adapter parameters on projections ``names`` of one block: LoRA r * (in + out) per adapted
+    linear (Hu et al. 2021), DoRA `out` more for the magnitude (Liu et al. 2024)."""
+    total = 0
+    for name in names:
+        adapted = adapters.adapter(spec, layer.index, name)
+        if adapted is not None:
+            total += adapters.adapter_params(adapted, adapters.linear_shape(spec, layer, name))
+    return total
+
+
 def layer_params(spec: ModelSpec, layer: resolve.LayerSpec) -> LayerCount:
-    """Parameters of one block."""
+    """Parameters of one block, adapters included."""
     ffn, ffn_active = ffn_params(spec, layer.ffn)
     norms = block_norm_count(spec) * norm_params(spec.norm, spec.d_model)
-    return LayerCount(
-        attention=attention_params(spec, layer.attention),
-        ffn=ffn,
+    att_adapters = layer_adapter_params(spec, layer, adapters.ATTENTION)
+    ffn_adapters = layer_adapter_params(spec, layer, adapters.FFN)
+    count = LayerCount(
+        attention=attention_params(spec, layer.attention) + att_adapters,
+        ffn=ffn + ffn_adapters,
         norm=norms + qk_norm_params(spec, layer.attention),
-        ffn_active=ffn_active,
+        ffn_active=ffn_active + ffn_adapters,
     )
+    trainable = att_adapters + ffn_adapters if spec.adapters is not None else count.total
+    return LayerCount(count.attention, count.ffn, count.norm, count.ffn_active, trainable)
+
+
+def head_adapter_params(spec: ModelSpec) -> int:
+    """Adapter parameters on the output head (`lm_head` target)."""
+    adapted = adapters.adapter(spec, None, "lm_head")
+    if adapted is None:
+        return 0
+    return adapters.adapter_params(adapted, (spec.d_model, resolve.vocab_rows(spec)))
 
 
 def count_params(spec: ModelSpec) -> ParamCount:
@@ -147,9 +186,24 @@ def count_params(spec: ModelSpec) -> ParamCount:
         "attention": sum(layer.attention for layer in per_layer),
         "ffn": sum(layer.ffn for layer in per_layer),
         "norm": sum(layer.norm for layer in per_layer) + final_norm,
-        "head": (0 if spec.head.tie_embeddings else head_matrix) + rows * spec.head.bias,
+        "head": (0 if spec.head.tie_embeddings else head_matrix)
+        + rows * spec.head.bias
+        + head_adapter_params(spec),
     }
     total = sum(breakdown.values())
+    if spec.adapters is None:
+        trainable_breakdown = dict(breakdown)
+    else:
+        trainable_breakdown = dict.fromkeys(breakdown, 0)
+        trainable_breakdown["attention"] = sum(
+            layer_adapter_params(spec, layer, adapters.ATTENTION)
+            for layer in resolve.layer_specs(spec)
+        )
+        trainable_breakdown["ffn"] = (
+            sum(layer.trainable for layer in per_layer) - trainable_breakdown["attention"]
+        )
+        trainable_breakdown["head"] = head_adapter_params(spec)
+    trainable = sum(trainable_breakdown.values())
     inactive = sum(layer.ffn - layer.ffn_active for layer in per_layer)
     return ParamCount(
         name=spec.name,
@@ -160,4 +214,7 @@ def count_params(spec: ModelSpec) -> ParamCount:
         breakdown=breakdown,
         per_layer=per_layer,
         tied=spec.head.tie_embeddings,
+        trainable=trainable,
+        frozen=total - trainable,
+        trainable_breakdown=trainable_breakdown,
     )

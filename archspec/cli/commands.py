@@ -24,16 +24,22 @@ def params(args: argparse.Namespace) -> int:
     from archspec.analysis.compute import analyse
     from archspec.analysis.units import human
     from archspec.cli.render import shown, stdout
+    from archspec.spec.adapters import describe
 
-    analyses = [analyse(spec, args.seq_len) for spec in load_all(args.specs)]
+    specs = load_all(args.specs)
+    analyses = [analyse(spec, args.seq_len) for spec in specs]
     if args.json:
         data = [a.params.to_dict() | _derived(a) for a in analyses]
         print(json.dumps(data[0] if len(data) == 1 else data, indent=2))
         return EXIT_OK
     out = stdout()
-    for a in analyses:
+    for spec, a in zip(specs, analyses, strict=True):
         p = a.params
         line = f"[bold]{shown(p.name)}[/]: {human(p.total)} parameters"
+        if spec.adapters is not None:
+            line = f"[bold]{shown(p.name)}[/] ({shown(describe(spec.adapters))}): "
+            line += f"{human(p.total)} parameters, "
+            line += f"{human(p.trainable)} trainable ({100 * p.trainable / p.total:.2g}%)"
         if p.tied:
             line += f" ({human(p.total_untied)} counting the tied output head separately)"
         if p.active != p.total:

@@ -19,7 +19,15 @@ import jinja2
 from archspec.analysis.params import count_params
 from archspec.codegen import filters
 from archspec.plan.lower import lower
-from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, NormPlan
+from archspec.plan.types import (
+    AdapterPlan,
+    AttentionPlan,
+    FfnPlan,
+    LayerPlan,
+    LinearPlan,
+    ModelPlan,
+    NormPlan,
+)
 from archspec.spec.model import ModelSpec
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -148,6 +156,7 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         blocks.setdefault(block_name, BlockView(block_name, *list(view)))
         layer_blocks.append(block_name)
     final_norm = norm(plan.final_norm)
+    adapters = _adapter_classes(plan, names)
     counts = count_params(spec)
     return {
         "spec": spec,
@@ -171,7 +180,24 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         "single_mask": len(plan.windows) == 1,
         "names_of_norm": lambda p: names.names[("norm",) + _norm_key(p)],
         "ffn_doc": {name: _FFN_DOC[f.class_name.removeprefix("MoE")] for name, f in ffns.items()},
+        "adapters": adapters,
+        "linear_class": lambda p: _linear_class(p, names),
     }
+
+
+def _adapter_classes(plan: ModelPlan, names: _Names) -> dict[str, AdapterPlan]:
+    """One generated class per distinct adapter (kind, rank, scaling, dropout)."""
+    found: list[AdapterPlan | None] = [plan.head_adapter]
+    for layer in plan.layers:
+        found += [a for _, a in layer.attention.adapters] + [a for _, a in layer.ffn.adapters]
+    return {names(("adapter", a), a.class_name): a for a in found if a is not None}
+
+
+def _linear_class(plan: LinearPlan, names: _Names) -> str:
+    """`nn.Linear` for a dense projection, else the generated class of its adapter."""
+    if plan.adapter is None:
+        return "nn.Linear"
+    return names.names[("adapter", plan.adapter)]
 
 
 _FFN_DOC = {
@@ -218,6 +244,7 @@ def features(spec: ModelSpec, plan: ModelPlan) -> list[str]:
         "bias",
         "tied embeddings",
         "embedding x sqrt(d)",
+        "adapters",
     }
     out = []
     for knob in KNOBS:

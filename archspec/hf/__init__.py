@@ -21,6 +21,7 @@ from archspec.hf.config import (
 __all__ = [
     "load_pretrained",
     "load_state_dict_into",
+    "save_adapter",
     "SUPPORTED_MODEL_TYPES",
     "HFConfigError",
     "IgnoredKey",
@@ -38,4 +39,8 @@ def __getattr__(name: str) -> object:
         from archspec.hf import loader
 
         return getattr(loader, name)
+    if name == "save_adapter":
+        from archspec.hf import adapters
+
+        return adapters.save_adapter
     raise AttributeError(f"module 'archspec.hf' has no attribute {name!r}")

@@ -490,6 +490,9 @@ def spec_to_hf_config(
             ``blockers`` lists, per family, the features in the way.
     """
     families = _families()
+    spec = spec.model_copy(
+        update={"adapters": None}
+    )  # the base model's config (adapters: hf.adapters)
     if model_type is not None and model_type not in families:
         raise HFConfigError(
             f"unsupported model_type '{model_type}'; supported: {', '.join(SUPPORTED_MODEL_TYPES)}"

@@ -36,6 +36,7 @@ def load_pretrained(
     *,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
+    adapter: str | Path | None = None,
 ) -> nn.Module:
     """Build the archspec model a Hugging Face model folder describes and load its weights.
 
@@ -44,6 +45,7 @@ def load_pretrained(
             `model.safetensors.index.json` with its shards).
         device: Where the parameters go (default CPU).
         dtype: Parameter dtype (default float32, as :func:`~archspec.nn.model.build_model`).
+        adapter: A peft LoRA/DoRA adapter folder to load on top (:mod:`archspec.hf.adapters`).
 
     Returns:
         The runtime module, with ``model.spec`` the imported spec.
@@ -58,9 +60,14 @@ def load_pretrained(
     folder = _folder(path)
     config = load_hf_config(folder)
     spec, _ = hf_config_to_spec(config, name=folder.resolve().name or "model", source=str(folder))
-    return load_checkpoint(
+    model = load_checkpoint(
         folder, spec, model_type=config["model_type"], device=device, dtype=dtype
     )
+    if adapter is None:
+        return model
+    from archspec.hf.adapters import load_adapter
+
+    return load_adapter(model, adapter, model_type=config["model_type"])
 
 
 def load_checkpoint(

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from archspec.nn.cache import KVCache
+from archspec.nn.linear import build_linear
 from archspec.nn.norm import build_norm
 from archspec.nn.position import apply_partial_rotary, apply_rotary, swap_halves, swap_pairs
 from archspec.plan.types import AttentionPlan, RopePlan
@@ -66,10 +67,10 @@ class Attention(nn.Module):
         self.n_heads, self.n_kv_heads, self.head_dim = plan.n_heads, plan.n_kv_heads, plan.head_dim
         self.scale = plan.scale
         self.enable_gqa = plan.n_kv_heads != plan.n_heads
-        self.q_proj = nn.Linear(plan.d_model, plan.n_heads * plan.head_dim, bias=plan.q_bias)
-        self.k_proj = nn.Linear(plan.d_model, plan.n_kv_heads * plan.head_dim, bias=plan.k_bias)
-        self.v_proj = nn.Linear(plan.d_model, plan.n_kv_heads * plan.head_dim, bias=plan.v_bias)
-        self.o_proj = nn.Linear(plan.n_heads * plan.head_dim, plan.d_model, bias=plan.o_bias)
+        self.q_proj = build_linear(plan.linear("q_proj"))
+        self.k_proj = build_linear(plan.linear("k_proj"))
+        self.v_proj = build_linear(plan.linear("v_proj"))
+        self.o_proj = build_linear(plan.linear("o_proj"))
         self.clip = Clamp(plan.qkv_clip) if plan.qkv_clip is not None else nn.Identity()
         qk = plan.qk_norm
         self.q_norm = build_norm(qk.q if qk else None)

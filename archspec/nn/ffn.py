@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from archspec.nn.activation import ACTIVATIONS
+from archspec.nn.linear import build_linear
 from archspec.nn.moe import MixtureOfExperts
 from archspec.plan.types import FfnPlan
 
@@ -16,8 +17,8 @@ class MLP(nn.Module):
     def __init__(self, plan: FfnPlan) -> None:
         super().__init__()
         self.act = ACTIVATIONS[plan.activation]
-        self.up_proj = nn.Linear(plan.d_model, plan.hidden_dim, bias=plan.bias)
-        self.down_proj = nn.Linear(plan.hidden_dim, plan.d_model, bias=plan.bias)
+        self.up_proj = build_linear(plan.linear("up_proj"))
+        self.down_proj = build_linear(plan.linear("down_proj"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.down_proj(self.act(self.up_proj(x)))
@@ -29,9 +30,9 @@ class GatedMLP(nn.Module):
     def __init__(self, plan: FfnPlan) -> None:
         super().__init__()
         self.act = ACTIVATIONS[plan.activation]
-        self.gate_proj = nn.Linear(plan.d_model, plan.hidden_dim, bias=plan.bias)
-        self.up_proj = nn.Linear(plan.d_model, plan.hidden_dim, bias=plan.bias)
-        self.down_proj = nn.Linear(plan.hidden_dim, plan.d_model, bias=plan.bias)
+        self.gate_proj = build_linear(plan.linear("gate_proj"))
+        self.up_proj = build_linear(plan.linear("up_proj"))
+        self.down_proj = build_linear(plan.linear("down_proj"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))

@@ -12,6 +12,8 @@ from archspec.nn.attention import Mask, causal_allowed
 from archspec.nn.block import build_block
 from archspec.nn.cache import KVCache
 from archspec.nn.generate import next_token
+from archspec.nn.linear import build_linear
+from archspec.nn.lora import freeze_base, init_adapters, merge_adapters
 from archspec.nn.norm import GemmaRMSNorm, build_norm
 from archspec.nn.position import LearnedPositions, NoPositions, NoRotary, Rotary
 from archspec.plan.types import ModelPlan
@@ -109,7 +111,7 @@ class Transformer(nn.Module):
         self.layers = nn.ModuleList(build_block(layer, plan.rope) for layer in plan.layers)
         self.layer_masks = tuple(layer.mask for layer in plan.layers)
         self.final_norm = build_norm(plan.final_norm)
-        self.lm_head = nn.Linear(plan.d_model, plan.vocab_rows, bias=plan.head_bias)
+        self.lm_head = build_linear(plan.head)
         if plan.tie_embeddings:
             self.lm_head.weight = self.embed.weight
         self.softcap = (
@@ -179,6 +181,19 @@ class Transformer(nn.Module):
                 logits = self(token, cache=cache, last_only=True)[:, -1, :vocab]
         return torch.cat(tokens, dim=1)
 
+    def init_adapters(self) -> None:
+        """Fresh adapters over the current base weights (B zero, DoRA magnitudes ||W||)."""
+        init_adapters(self)
+
+    def merge_adapters(self) -> Transformer:
+        """Fold every adapter into its base weight (exactly, DoRA included) and remove it: the
+        model is a plain one again, holding the base model's parameters, all trainable."""
+        merge_adapters(self)
+        self.plan = self.plan.without_adapters()
+        if self.spec is not None:
+            self.spec = self.spec.model_copy(update={"adapters": None})
+        return self
+
     @torch.no_grad()
     def init_weights(self, std: float = 0.02) -> None:
         """Normal(0, std) matrices and embeddings, zero biases, unit norms (zero for Gemma's 1 + w)."""
@@ -232,6 +247,8 @@ def build_model(
         model = Transformer(plan)
     if target.type != "meta":
         model.init_weights()
+        init_adapters(model)
+    freeze_base(model)
     if dtype is not None:
         model.to(dtype)
     model.spec = spec if isinstance(spec, ModelSpec) else None

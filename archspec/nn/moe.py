@@ -16,6 +16,7 @@ from torch import nn
 
 from archspec.nn.activation import ACTIVATIONS
 from archspec.nn.grouped import autocast_grouped_linear
+from archspec.nn.linear import build_linear
 from archspec.plan.types import FfnPlan
 
 
@@ -67,7 +68,7 @@ class MixtureOfExperts(nn.Module):
         self.n_experts = plan.n_experts
         self.top_k = plan.experts_per_token
         self.normalize = plan.normalize_top_k
-        self.router = nn.Linear(plan.d_model, plan.n_experts, bias=plan.router_bias)
+        self.router = build_linear(plan.linear("router"))
         self.experts = Experts(plan)
 
     def route(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

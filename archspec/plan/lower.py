@@ -6,6 +6,8 @@ import math
 
 from archspec.analysis.params import count_params
 from archspec.plan.types import (
+    AdapterPlan,
+    Adapters,
     AttentionPlan,
     FfnPlan,
     LayerPlan,
@@ -14,7 +16,7 @@ from archspec.plan.types import (
     QKNormPlan,
     RopePlan,
 )
-from archspec.spec import resolve
+from archspec.spec import adapters, resolve
 from archspec.spec.dump import spec_sha256
 from archspec.spec.model import ModelSpec, NormSpec, RopePosition
 
@@ -62,7 +64,20 @@ def lower(spec: ModelSpec) -> ModelPlan:
         logit_softcap=spec.head.logit_softcap,
         n_params=counts.total,
         n_params_untied=counts.total_untied,
+        head_adapter=_adapter_plan(spec, None, "lm_head"),
+        n_adapter_params=counts.trainable if spec.adapters is not None else 0,
     )
+
+
+def _adapter_plan(spec: ModelSpec, layer: int | None, name: str) -> AdapterPlan | None:
+    a = adapters.adapter(spec, layer, name)
+    return None if a is None else AdapterPlan(a.kind, a.r, a.alpha, a.scaling, a.dropout)
+
+
+def _adapters(spec: ModelSpec, layer: int, names: tuple[str, ...]) -> Adapters:
+    """The adapted projections among ``names`` of one block, with their adapters."""
+    plans = ((name, _adapter_plan(spec, layer, name)) for name in names)
+    return tuple((name, plan) for name, plan in plans if plan is not None)
 
 
 def norm_plan(norm: NormSpec, width: int) -> NormPlan:
@@ -173,6 +188,7 @@ def _attention(spec: ModelSpec, layer: resolve.LayerSpec) -> AttentionPlan:
         qk_norm=qk,
         rope=spec.position.kind == "rope",
         class_name=name,
+        adapters=_adapters(spec, layer.index, adapters.ATTENTION),
     )
 
 
@@ -191,6 +207,7 @@ def _ffn(spec: ModelSpec, layer: resolve.LayerSpec) -> FfnPlan:
         experts_per_token=moe.experts_per_token if moe else 0,
         normalize_top_k=moe.normalize_top_k if moe else True,
         router_bias=moe.router_bias if moe else False,
+        adapters=_adapters(spec, layer.index, adapters.FFN),
     )
 
 

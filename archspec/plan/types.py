@@ -7,7 +7,7 @@ Class names chosen here are the names the generated file uses, so they say what 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 
@@ -77,6 +77,57 @@ class QKNormPlan:
 
 
 @dataclass(frozen=True)
+class AdapterPlan:
+    """A low-rank adapter on one linear layer: LoRA (Hu et al. 2021) or DoRA (Liu et al. 2024)."""
+
+    kind: Literal["lora", "dora"]
+    r: int
+    alpha: float
+    scaling: float
+    """Multiplier of B @ A: alpha / r, or alpha / sqrt(r) with rsLoRA (Kalajdzievski 2023)."""
+    dropout: float
+    """Dropout on the adapter's input (the base path sees the undropped input)."""
+
+    @property
+    def class_name(self) -> str:
+        return "DoRALinear" if self.kind == "dora" else "LoRALinear"
+
+    def n_params(self, in_features: int, out_features: int) -> int:
+        """A (r, in) and B (out, r); DoRA adds the magnitude vector of `out` rows."""
+        magnitude = out_features if self.kind == "dora" else 0
+        return self.r * (in_features + out_features) + magnitude
+
+
+@dataclass(frozen=True)
+class LinearPlan:
+    """One linear projection: dense, or dense with a frozen weight and a low-rank adapter."""
+
+    in_features: int
+    out_features: int
+    bias: bool
+    adapter: AdapterPlan | None = None
+
+    @property
+    def class_name(self) -> str:
+        """The class the generated file and the runtime module build this projection with."""
+        return self.adapter.class_name if self.adapter is not None else "Linear"
+
+    @property
+    def n_adapter_params(self) -> int:
+        if self.adapter is None:
+            return 0
+        return self.adapter.n_params(self.in_features, self.out_features)
+
+
+Adapters = tuple[tuple[str, AdapterPlan], ...]
+"""Adapters of a part's projections: (projection name, adapter), only the adapted ones."""
+
+
+def _adapter(adapters: Adapters, name: str) -> AdapterPlan | None:
+    return dict(adapters).get(name)
+
+
+@dataclass(frozen=True)
 class AttentionPlan:
     """One layer's self-attention."""
 
@@ -96,10 +147,23 @@ class AttentionPlan:
     rope: bool
     """Queries and keys rotate (the model's RoPE tables are passed in)."""
     class_name: str
+    adapters: Adapters = ()
+    """Low-rank adapters on q_proj, k_proj, v_proj, o_proj (none: every projection is dense)."""
 
     @property
     def n_rep(self) -> int:
         return self.n_heads // self.n_kv_heads
+
+    def linear(self, name: str) -> LinearPlan:
+        """The plan of projection ``name`` (`q_proj`, `k_proj`, `v_proj`, `o_proj`)."""
+        q, kv = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim
+        in_f, out_f, bias = {
+            "q_proj": (self.d_model, q, self.q_bias),
+            "k_proj": (self.d_model, kv, self.k_bias),
+            "v_proj": (self.d_model, kv, self.v_bias),
+            "o_proj": (q, self.d_model, self.o_bias),
+        }[name]
+        return LinearPlan(in_f, out_f, bias, _adapter(self.adapters, name))
 
 
 @dataclass(frozen=True)
@@ -117,10 +181,23 @@ class FfnPlan:
     experts_per_token: int = 0
     normalize_top_k: bool = True
     router_bias: bool = False
+    adapters: Adapters = ()
+    """Low-rank adapters on gate_proj, up_proj, down_proj of a dense FFN (none: all dense)."""
 
     @property
     def moe(self) -> bool:
         return self.n_experts > 0
+
+    def linear(self, name: str) -> LinearPlan:
+        """The plan of projection ``name`` (`gate_proj`, `up_proj`, `down_proj`, `router`)."""
+        d, h = self.d_model, self.hidden_dim
+        in_f, out_f, bias = {
+            "gate_proj": (d, h, self.bias),
+            "up_proj": (d, h, self.bias),
+            "down_proj": (h, d, self.bias),
+            "router": (d, self.n_experts, self.router_bias),
+        }[name]
+        return LinearPlan(in_f, out_f, bias, _adapter(self.adapters, name))
 
 
 @dataclass(frozen=True)
@@ -168,6 +245,38 @@ class ModelPlan:
     logit_softcap: float | None
     n_params: int
     n_params_untied: int
+    head_adapter: AdapterPlan | None = None
+    """Low-rank adapter on the output head, or None."""
+    n_adapter_params: int = 0
+    """Parameters of every adapter (included in `n_params`); the rest are frozen when nonzero."""
+
+    @property
+    def head(self) -> LinearPlan:
+        """The output projection."""
+        return LinearPlan(self.d_model, self.vocab_rows, self.head_bias, self.head_adapter)
+
+    @property
+    def has_adapters(self) -> bool:
+        return self.n_adapter_params > 0
+
+    def without_adapters(self) -> ModelPlan:
+        """The base model's plan: every adapter removed (what merging adapters leaves)."""
+        layers = tuple(
+            replace(
+                layer,
+                attention=replace(layer.attention, adapters=()),
+                ffn=replace(layer.ffn, adapters=()),
+            )
+            for layer in self.layers
+        )
+        return replace(
+            self,
+            layers=layers,
+            head_adapter=None,
+            n_params=self.n_params - self.n_adapter_params,
+            n_params_untied=self.n_params_untied - self.n_adapter_params,
+            n_adapter_params=0,
+        )
 
     @property
     def uniform_layers(self) -> bool:

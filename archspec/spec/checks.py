@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from archspec.spec import resolve
+from archspec.spec.adapters import adapter_issues
 
 if TYPE_CHECKING:
     from archspec.spec.model import AttentionSpec, FfnSpec, ModelSpec, NormSpec
@@ -88,7 +89,7 @@ def cross_field_issues(spec: ModelSpec) -> list[tuple[Path, str]]:
                 continue
             seen.add(message)
             issues.append((path if message in base else _blame(spec, layer.index, path), message))
-    return issues + _shared_rotary_rule(spec, layers)
+    return issues + _shared_rotary_rule(spec, layers) + adapter_issues(spec)
 
 
 def _bounds(spec: ModelSpec) -> list[tuple[Path, str]]:

@@ -310,6 +310,57 @@ class LayerRule(SpecModel):
     """FFN fields to override on those layers."""
 
 
+# --- adapters ----------------------------------------------------------------------------------
+
+AdapterTarget = Literal[
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+    "lm_head",
+    "router",
+    "experts",
+    "all-linear",
+]
+
+
+class AdapterOverride(SpecModel):
+    """Rank and alpha of one target, instead of the section's (peft's `rank_pattern`/`alpha_pattern`)."""
+
+    r: PositiveInt | None = None
+    """Rank of this target's adapters; null: the section's `r`."""
+    alpha: PositiveFloat | None = None
+    """Alpha of this target's adapters; null: the section's `alpha`."""
+
+
+class AdapterSpec(SpecModel):
+    """Low-rank adapters on linear projections: LoRA (Hu et al. 2021) or DoRA (Liu et al. 2024).
+
+    With adapters every base weight is frozen; only the adapters train.
+    """
+
+    kind: Literal["lora", "dora"] = "lora"
+    """`lora`: W + s*B@A; `dora`: the same direction rescaled to a learned magnitude per row."""
+    r: PositiveInt = 8
+    """Rank of A (r x in) and B (out x r)."""
+    alpha: PositiveFloat = 8.0
+    """Scale numerator: s = alpha / r (peft's default alpha is 8)."""
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """Dropout on the adapter's input, in [0, 1)."""
+    rslora: bool = False
+    """rsLoRA (Kalajdzievski 2023): s = alpha / sqrt(r) instead of alpha / r."""
+    targets: Annotated[list[AdapterTarget], Field(min_length=1)]
+    """Projections to adapt, or `all-linear`: every linear layer except the output head, as peft
+    defines it. `router` and `experts` are refused (see the Adapters section of the README)."""
+    layers: list[Annotated[int, Field(ge=0)]] | None = None
+    """Layer indices (0-based) to adapt (peft's `layers_to_transform`); null: every layer."""
+    overrides: dict[AdapterTarget, AdapterOverride] = Field(default_factory=dict)
+    """Per-target `r` / `alpha`, e.g. `{v_proj: {r: 16}}`."""
+
+
 Dtype = Literal["float32", "bfloat16", "float16"]
 
 
@@ -358,6 +409,8 @@ class ModelSpec(SpecModel):
     """Final norm and output projection."""
     layer_overrides: list[LayerRule] = Field(default_factory=list)
     """Per-layer patterns, applied in order (later rules win), e.g. Gemma 2's alternating windows."""
+    adapters: AdapterSpec | None = Field(default=None, exclude_if=lambda value: value is None)
+    """Low-rank adapters (LoRA, DoRA) for fine-tuning, or null; left out of dumps when null."""
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> ModelSpec:
