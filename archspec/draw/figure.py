@@ -9,6 +9,7 @@ Layers of more than one kind (Gemma 2's alternating windows) get a layer-pattern
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from archspec.analysis.units import human
@@ -282,7 +283,7 @@ def draw(plans: list[ModelPlan]) -> str:
     y_block = y_final + final_h + (GAP if final_h else 0) + 6
     y_embed = y_block + block_h + 6 + GAP
     y_tokens = y_embed + embed_h + 22
-    height = y_tokens + 10 + (28 if len(views) > 1 else 8)
+    height = math.ceil(y_tokens + 10 + (28 if len(views) > 1 else 8))
     svg = Svg()
     for i, (v, (block, own_h), cmp) in enumerate(zip(views, blocks, compares, strict=True)):
         g = Svg()
