@@ -23,6 +23,10 @@ TORCH_FREE = [
     "archspec.analysis.diff",
     "archspec.plan.lower",
     "archspec.codegen.emit",
+    "archspec.draw",
+    "archspec.draw.raster",
+    "archspec.report",
+    "archspec.cli.draw",
     "archspec.hf",
     "archspec.hf.config",
     "archspec.cli.main",
@@ -38,6 +42,11 @@ def test_torch_free_packages_do_not_import_torch() -> None:
         "import archspec\n"
         "archspec.count_params(archspec.load_spec('gemma-7b'))\n"
         "archspec.emit_code(archspec.load_spec('gemma2-9b'))\n"
+        "from archspec.draw import draw\n"
+        "from archspec.plan.lower import lower\n"
+        "from archspec.report import report\n"
+        "draw([lower(archspec.load_spec('gemma2-9b'))])\n"
+        "report([archspec.load_spec('mixtral-8x7b'), archspec.load_spec('phi-2')])\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -54,6 +63,8 @@ def test_torch_free_packages_do_not_import_torch() -> None:
         ["schema"],
         ["export-hf", "llama2-7b"],
         ["build", "gpt2", "--emit", "code", "--check"],
+        ["draw", "gemma2-9b", "phi-2"],
+        ["report", "gemma2-9b", "mixtral-8x7b", "--seq-len", "1024"],
     ],
     ids=lambda argv: argv[0],
 )
@@ -79,6 +90,8 @@ LAYERS = {
     "plan": 4,
     "nn": 5,
     "codegen": 5,
+    "draw": 5,
+    "report": 6,
     "hf": 6,
     "cli": 7,
 }

@@ -216,6 +216,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("path", metavar="PATH", help="model folder, .safetensors file or index json")
+    from archspec.cli import draw as d
+
+    p = command("draw", d.draw, "Draw specs side by side as a block diagram (.svg or .png).")
+    p.add_argument("specs", nargs="+", metavar="SPEC")
+    p.add_argument(
+        "-o", "--output", default=None, help="FILE.svg or FILE.png (default: SVG on stdout)"
+    )
+    p = command("report", d.report, "Write one self-contained HTML report: diagrams, diff, charts.")
+    p.add_argument("specs", nargs="+", metavar="SPEC")
+    p.add_argument("-o", "--output", default=None, help="report.html (default: stdout)")
+    p.add_argument(
+        "--seq-len", type=int, default=None, help="context for FLOPs (default: max_seq_len)"
+    )
     return parser
 
 

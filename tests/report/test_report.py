@@ -1,0 +1,105 @@
+"""The HTML report: self-contained, deterministic, escaped, figures labelled with their context."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from archspec.analysis.compute import analyse
+from archspec.cli.main import main
+from archspec.draw import draw
+from archspec.plan.lower import lower
+from archspec.report import report
+from archspec.spec.load import load_spec
+from tests.strategies import tiny_spec
+
+
+def test_report_is_deterministic_and_holds_every_section() -> None:
+    specs = [load_spec("gemma2-9b"), load_spec("llama2-7b")]
+    html = report(specs)
+    assert html == report([load_spec("gemma2-9b"), load_spec("llama2-7b")])
+    for heading in ("Summary", "Architecture", "Differences", "Parameters", "Memory", "Compute"):
+        assert f"<h2>{heading}" in html
+    assert draw([lower(s) for s in specs]) in html  # the diagram, inline
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 6
+    # the diff table carries each knob's effect, from analysis.diff
+    assert '<span class="effect">' in html and "GFLOPs/token" in html
+
+
+def test_a_single_spec_has_no_diff_and_identical_specs_say_so() -> None:
+    html = report([load_spec("gpt2")])
+    assert "<h2>Differences" not in html
+    same = report([load_spec("gpt2"), load_spec("gpt2")])
+    assert "The specs agree on every feature." in same
+
+
+def test_report_is_self_contained() -> None:
+    html = report([load_spec("mixtral-8x7b"), load_spec("falcon-7b")])
+    assert "<script" not in html.lower()
+    assert not re.search(r"\b(src|href)\s*=", html)
+    assert "url(" not in html and "@import" not in html
+    links = set(re.findall(r"https?://[^\s\"'<]+", html))
+    assert links <= {"http://www.w3.org/2000/svg"}
+
+
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>&\"'"
+
+
+def test_hostile_strings_are_escaped_everywhere() -> None:
+    spec = tiny_spec(name=HOSTILE, description=HOSTILE + " description")
+    html = report([spec, tiny_spec(name="other <u>", attention={"n_kv_heads": 2})])
+    assert "<script" not in html and "<img" not in html and "<u>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;" in html
+    assert "other &lt;u&gt;" in html
+
+
+def test_flops_are_computed_and_labelled_at_the_chosen_context() -> None:
+    html = report([tiny_spec()], seq_len=1024)
+    assert "at a context of 1,024 tokens" in html
+    assert "1,024 tokens (beyond max_seq_len 16)" in html
+    # Same model truly built for 1024 tokens (RoPE: no parameter depends on the context).
+    expected = analyse(tiny_spec(max_seq_len=1024)).flops_per_token / 1e9
+    assert f'<td class="num">{expected:,.2f}</td>' in html
+    default = report([tiny_spec()])
+    assert (
+        "at each model&#x27;s full context" in default or "at each model's full context" in default
+    )
+    assert "16 tokens (max_seq_len)" in default
+
+
+def test_kv_cache_table_scales_with_the_cache_type() -> None:
+    spec = tiny_spec(n_layers=3, max_seq_len=64)
+    kv = analyse(spec).kv_cache_bytes_full_context  # 16-bit
+    html = report([spec])
+    row = re.search(r"<tr><th>tiny</th><td class=\"num\">64</td>(.*?)</tr>", html).group(1)
+    cells = re.findall(r'<td class="num">([^<]+)</td>', row)
+    assert cells == [f"{2 * kv / 1024:.2f} KiB", f"{kv / 1024:.2f} KiB", f"{kv / 2 / 1024:.2f} KiB"]
+
+
+def test_sliding_windows_cap_the_kv_cache_curve() -> None:
+    """Past its window a sliding-window model's KV cache grows only through its global layers."""
+    local = tiny_spec(name="local", max_seq_len=4096, attention={"sliding_window": 256})
+    html = report([local, tiny_spec(name="full", max_seq_len=4096)])
+
+    def curve(name: str) -> dict[int, str]:
+        tips = re.findall(rf"<title>{name}: ([^<]+) at ([\d,]+) tokens</title>", html)
+        return {int(n.replace(",", "")): size for size, n in tips}
+
+    assert curve("local")[256] == curve("local")[4096] == "32.00 KiB"
+    assert curve("full")[4096] == "512.00 KiB"
+
+
+def test_cli_report_writes_the_file_and_checks_its_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r" / "report.html"
+    assert main(["report", "gpt2", "phi-2", "--seq-len", "512", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == report(
+        [load_spec("gpt2"), load_spec("phi-2")], seq_len=512
+    )
+    assert main(["report", "gpt2", "--seq-len", "0", "-o", str(tmp_path / "x.html")]) == 2
+    assert "--seq-len" in capsys.readouterr().err
+    assert main(["report", "no-such-spec", "-o", str(tmp_path / "y.html")]) in (1, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
