@@ -64,7 +64,7 @@ __all__ = [
     "spec_to_hf_config",
 ]
 
-METADATA_FIELDS = ("name", "description", "source", "extends")
+METADATA_FIELDS = ("name", "description", "source", "extends", "tokens")
 """Spec fields that say where a model comes from, not what it computes."""
 
 _DTYPES = ("float32", "bfloat16", "float16")
@@ -169,15 +169,17 @@ def _ranges(indices: list[int]) -> str:
 
 
 def spec_to_hf_config(
-    spec: ModelSpec, *, model_type: str | None = None, layout: Layout = "v5"
+    spec: ModelSpec, *, model_type: str | None = None, layout: Layout = "both"
 ) -> dict[str, Any]:
     """The Hugging Face `config.json` of ``spec``, in the first family that represents it exactly.
 
     Args:
         spec: A validated spec.
         model_type: Use this family instead of the first exact one (still only when exact).
-        layout: `v5` writes `rope_parameters` and `dtype` as transformers 5 does; `v4` writes
-            `rope_theta`/`rope_scaling`/`torch_dtype`, which transformers 4 and 5 both read.
+        layout: `both` (default) writes the transformers 5 keys (`rope_parameters`, `dtype`) and
+            beside them the transformers 4 ones (`rope_theta`, `rope_scaling`, `torch_dtype`, a
+            family's 4.x names), saying the same, so that 4.4x-4.57 and 5 read one model; `v5`
+            and `v4` write one spelling only.
 
     Returns:
         The config, keys sorted: `model_type`, `architectures`, the dtype and every key transformers
@@ -207,13 +209,23 @@ def spec_to_hf_config(
     raise HFConfigError("\n".join(lines), blockers=blockers)
 
 
+_TOKEN_KEYS = (("bos", "bos_token_id"), ("eos", "eos_token_id"), ("pad", "pad_token_id"))
+"""Spec `tokens` field -> config key."""
+
+
 def _write(spec: ModelSpec, family: Family, layout: Layout) -> dict[str, Any]:
+    dtypes = {"v5": ("dtype",), "v4": ("torch_dtype",), "both": ("dtype", "torch_dtype")}[layout]
     config = {
         "model_type": family.model_type,
         "architectures": [family.architecture],
-        "dtype" if layout == "v5" else "torch_dtype": spec.dtype,
+        **dict.fromkeys(dtypes, spec.dtype),
         **family.write(spec, layout),
     }
+    # Token ids are written even when unknown (null): a config class default (Phi-3's pad id
+    # 32000) could otherwise point past a small vocabulary.
+    tokens = spec.tokens
+    for field, key in _TOKEN_KEYS:
+        config[key] = getattr(tokens, field) if tokens is not None else None
     return dict(sorted(config.items()))
 
 
@@ -326,8 +338,28 @@ def hf_config_to_spec(
     return spec, report
 
 
+def _read_tokens(keys: ConfigKeys, data: dict[str, Any]) -> None:
+    """bos/eos/pad token ids into the spec's `tokens`; an odd value is noted and left out (a token
+    id never changes the architecture, so it is no reason to refuse a config)."""
+    tokens: dict[str, Any] = {}
+    for field, key in _TOKEN_KEYS:
+        if key not in keys:
+            continue
+        value = keys.take(key, record=False)
+        ids = value if field == "eos" and isinstance(value, list) else [value]
+        if value is None:
+            continue
+        if ids and all(is_int(i) and 0 <= i < 2**63 for i in ids):
+            tokens[field] = value
+        else:
+            keys.note(f"{key} {value!r} is not a token id (or list of ids); left out of the spec")
+    if tokens:
+        data["tokens"] = tokens
+
+
 def _read_common(keys: ConfigKeys, family: Family, data: dict[str, Any]) -> None:
-    """Keys shared by every family: dtype, architectures, encoder-decoder flags."""
+    """Keys shared by every family: dtype, token ids, architectures, encoder-decoder flags."""
+    _read_tokens(keys, data)
     dtype = None
     for key in ("dtype", "torch_dtype"):  # transformers 5 keeps `dtype` when both are given
         if keys.present(key):

@@ -13,9 +13,10 @@ from typing import Any, Literal
 
 from archspec.errors import ArchspecError
 
-Layout = Literal["v4", "v5"]
+Layout = Literal["v4", "v5", "both"]
 """Spelling of an exported config: `v5` (`rope_parameters`, `dtype`), as transformers 5 writes
-it, or `v4` (`rope_theta`, `rope_scaling`, `torch_dtype`), which transformers 4 and 5 both read."""
+it; `v4` (`rope_theta`, `rope_scaling`, `torch_dtype`, each family's 4.x names); or `both`, the
+two side by side, which transformers 4.4x-4.57 and 5 read as the same model (the default)."""
 
 
 class HFConfigError(ArchspecError):
@@ -279,9 +280,6 @@ GENERATION_KEYS = (
 """Generation parameters that transformers' PreTrainedConfig drops on load (GenerationConfig)."""
 
 GENERIC_IGNORED: Mapping[str, str] = {
-    "bos_token_id": _TOKEN,
-    "eos_token_id": _TOKEN,
-    "pad_token_id": _TOKEN + " (the padding row is still a parameter)",
     "sep_token_id": _TOKEN,
     "decoder_start_token_id": _TOKEN,
     "transformers_version": _PROVENANCE,
@@ -305,6 +303,7 @@ GENERIC_IGNORED: Mapping[str, str] = {
     "use_bfloat16": "legacy TensorFlow dtype flag; the dtype is read from torch_dtype/dtype",
     "tf_legacy_loss": "TensorFlow loss option",
     "initializer_range": _TRAINING,
+    "gradient_checkpointing": "training-only memory option; same weights and result",
     "attention_dropout": _TRAINING,
     "hidden_dropout": _TRAINING,
     "resid_pdrop": _TRAINING,

@@ -12,6 +12,24 @@ from typing import Literal
 
 
 @dataclass(frozen=True)
+class ExpertNames:
+    """Where a mixture-of-experts family keeps its router and experts, one tensor per expert.
+
+    transformers 5 also keeps every family's experts fused in memory (`mlp.gate`,
+    `mlp.experts.gate_up_proj` (E, 2h, d), `mlp.experts.down_proj` (E, d, h)); a checkpoint saved
+    from that state dict is read too.
+    """
+
+    router: str = "mlp.gate"
+    """HF module of the router inside a block."""
+    expert: str = "mlp.experts.{e}."
+    """HF prefix of expert e inside a block, with `{e}`."""
+    gate: str = "gate_proj"
+    up: str = "up_proj"
+    down: str = "down_proj"
+
+
+@dataclass(frozen=True)
 class NameTable:
     """Where a Hugging Face family keeps each archspec tensor."""
 
@@ -33,8 +51,10 @@ class NameTable:
     """How `fused_qkv` interleaves them (see :class:`Rule`)."""
     conv1d: frozenset[str] = frozenset()
     """HF modules stored as GPT-2 Conv1D: weight (in, out)."""
-    moe_layouts: tuple[str, ...] = ()
-    """Expert layouts this family has been saved in, the one to write first."""
+    fused_gate_up: str | None = None
+    """HF module holding the gate and up projections as one, gate rows first (Phi-3)."""
+    experts: ExpertNames | None = None
+    """Where the experts are kept, for mixture-of-experts families (None: the family has none)."""
     ignored: tuple[str, ...] = (r"(^|\.)rotary_emb\.inv_freq$",)
     """Regexes of checkpoint tensors that are knowingly not loaded (buffers older versions saved)."""
 

@@ -191,10 +191,13 @@ def rules(
                 else:
                     unplaced.append(ours)
     names = set(checkpoint_names) if checkpoint_names is not None else None
+    per_layer: dict[str, dict[str, Shape]] = {}
+    for key, shape in shapes.items():  # one pass: grouping by layer must stay linear in layers
+        if key.startswith("layers."):
+            index, _, local = key[len("layers.") :].partition(".")
+            per_layer.setdefault(index, {})[local] = shape
     for layer in plan.layers:
-        prefix = f"layers.{layer.index}."
-        layer_keys = {k[len(prefix) :]: s for k, s in shapes.items() if k.startswith(prefix)}
-        out += _layer_rules(table, layer, layer_keys, names, unplaced)
+        out += _layer_rules(table, layer, per_layer.get(str(layer.index), {}), names, unplaced)
     if unplaced:
         raise CheckpointError(
             f"the {table.name} checkpoint format has no place for {len(unplaced)} tensor(s) of this "
@@ -242,6 +245,8 @@ def _layer_rules(
                 unplaced.extend(ours(*(k for k in local if k in left)))
                 for k in local:
                     left.pop(k, None)
+    if table.fused_gate_up is not None and not layer.ffn.moe:
+        out += _fused_rules(table.fused_gate_up, hf_prefix, ours_prefix, ("gate", "up"), left)
     if layer.ffn.moe:
         out += _moe_rules(table, layer, left, ours_prefix, hf_prefix, names, unplaced)
     for local in sorted(left):
@@ -255,6 +260,30 @@ def _layer_rules(
     return out
 
 
+def _fused_rules(
+    module: str, hf_prefix: str, ours_prefix: str, parts: tuple[str, ...], left: dict[str, Shape]
+) -> list[Rule]:
+    """`ffn.{gate,up}_proj` stored as one module, concatenated by rows (Phi-3's `gate_up_proj`).
+
+    Parts the layer lacks (an ungated FFN) stay in ``left`` for the family's split names, which
+    then report them as unplaced.
+    """
+    out = []
+    for param in ("weight", "bias"):
+        local = tuple(f"ffn.{p}_proj.{param}" for p in parts)
+        if all(k in left for k in local):
+            out.append(
+                Rule(
+                    (f"{hf_prefix}{module}.{param}",),
+                    tuple(ours_prefix + k for k in local),
+                    "concat",
+                )
+            )
+            for k in local:
+                del left[k]
+    return out
+
+
 def _moe_rules(
     table: NameTable,
     layer: LayerPlan,
@@ -264,18 +293,18 @@ def _moe_rules(
     names: set[str] | None,
     unplaced: list[str],
 ) -> list[Rule]:
-    """Mixtral's experts: per expert (`block_sparse_moe.experts.{e}.w1/w2/w3`, what transformers 4
-    and 5 write) or fused (`mlp.experts.gate_up_proj` (E, 2h, d), transformers 5's module layout)."""
+    """The experts: one tensor per expert (`experts.{e}.gate_proj`, Mixtral's `w1/w3/w2`: what
+    `save_pretrained` writes) or fused (`mlp.experts.gate_up_proj` (E, 2h, d), transformers 5's
+    module layout)."""
     moe_keys = sorted(k for k in left if k.startswith("ffn."))
     for k in moe_keys:
         del left[k]
-    if not table.moe_layouts:
+    experts = table.experts
+    if experts is None:
         unplaced.extend(ours_prefix + k for k in moe_keys)
         return []
     ffn = layer.ffn
-    layout = table.moe_layouts[0]
-    if names is not None and any(n.startswith(hf_prefix + "mlp.experts.") for n in names):
-        layout = "fused"
+    fused = names is not None and hf_prefix + "mlp.experts.gate_up_proj" in names
     if ffn.bias or not ffn.gated or ffn.router_bias:
         unplaced.extend(
             ours_prefix + k for k in moe_keys if "bias" in k or k == "ffn.experts.up_proj"
@@ -283,19 +312,20 @@ def _moe_rules(
         return []
     E = ffn.n_experts
     gate, up, down = (f"{ours_prefix}ffn.experts.{p}_proj" for p in ("gate", "up", "down"))
-    if layout == "fused":
+    router = ours_prefix + "ffn.router.weight"
+    if fused:
         base = hf_prefix + "mlp."
         return [
-            Rule((base + "gate.weight",), (ours_prefix + "ffn.router.weight",)),
+            Rule((base + "gate.weight",), (router,)),
             Rule((base + "experts.gate_up_proj",), (gate, up), "concat", dim=1),
             Rule((base + "experts.down_proj",), (down,)),
         ]
-    base = hf_prefix + "block_sparse_moe."
+    expert = hf_prefix + experts.expert
     per_expert = [
-        Rule(tuple(f"{base}experts.{e}.{w}.weight" for e in range(E)), (ours,), "stack")
-        for w, ours in (("w1", gate), ("w3", up), ("w2", down))
+        Rule(tuple(f"{expert.format(e=e)}{w}.weight" for e in range(E)), (ours,), "stack")
+        for w, ours in ((experts.gate, gate), (experts.up, up), (experts.down, down))
     ]
-    return [Rule((base + "gate.weight",), (ours_prefix + "ffn.router.weight",)), *per_expert]
+    return [Rule((f"{hf_prefix}{experts.router}.weight",), (router,)), *per_expert]
 
 
 # --- shapes and names on the HF side ----------------------------------------------------------

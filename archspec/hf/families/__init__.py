@@ -12,13 +12,21 @@ from archspec.hf.families import (
     gemma,
     gemma2,
     gpt2,
+    gpt_neox,
+    gptj,
     llama,
     mistral,
     mixtral,
     olmo,
     olmo2,
+    olmoe,
     phi,
+    phi3,
     qwen2,
+    qwen3,
+    qwen3_moe,
+    stablelm,
+    starcoder2,
 )
 from archspec.hf.families.base import Family
 
@@ -36,6 +44,14 @@ FAMILIES: dict[str, Family] = {
         phi,
         gpt2,
         falcon,
+        qwen3,
+        qwen3_moe,
+        phi3,
+        stablelm,
+        gpt_neox,
+        gptj,
+        starcoder2,
+        olmoe,
     )
 }
 """Every supported family by model_type, in the order export tries them (the first exact one wins)."""

@@ -138,18 +138,26 @@ def read_rope(
     """
     params = k.take("rope_parameters", None, record=False)
     scaling = k.take("rope_scaling", None, record=False)
+    for where, value in (("rope_parameters", params), ("rope_scaling", scaling)):
+        if value is not None and not isinstance(value, Mapping):
+            raise HFConfigError(f"'{where}' must be an object, got {value!r}", keys=(where,))
+    if params is not None and any(name in LAYER_TYPES for name in params):
+        params = _one_rope(params, "rope_parameters")
     if params is not None and scaling is not None:
-        raise HFConfigError(
-            "both 'rope_parameters' and 'rope_scaling' are set; transformers 5 reads one, "
-            "4 the other",
-            keys=("rope_parameters", "rope_scaling"),
-        )
-    where = "rope_scaling" if scaling is not None else "rope_parameters"
-    rope = scaling if scaling is not None else params if params is not None else {}
-    if not isinstance(rope, Mapping):
-        raise HFConfigError(f"'{where}' must be an object, got {rope!r}", keys=(where,))
-    if any(name in LAYER_TYPES for name in rope):
-        rope = _one_rope(rope, where)
+        # Both spellings side by side (archspec's export writes both): transformers 4 reads
+        # rope_scaling and ignores rope_parameters; 5 takes rope_scaling over rope_parameters.
+        # Only a config whose two spellings say the same is read.
+        if _rope_core(params) != _rope_core(scaling):
+            raise HFConfigError(
+                "'rope_parameters' and 'rope_scaling' disagree; transformers 5 reads one, "
+                "4 the other",
+                keys=("rope_parameters", "rope_scaling"),
+            )
+        rope: Mapping[str, Any] = {**params, **scaling}
+        where = "rope_scaling"
+    else:
+        where = "rope_scaling" if scaling is not None else "rope_parameters"
+        rope = scaling if scaling is not None else params if params is not None else {}
 
     theta = _agreeing(k, rope, "rope_theta", where)
     if theta is None:
@@ -174,6 +182,8 @@ def read_rope(
         why = {
             "dynamic": "dynamic NTK rescales with the running sequence length; archspec's `ntk` "
             "is static",
+            "longrope": "LongRoPE (short/long factor lists, Phi-3 128k) is not in archspec's "
+            "position.scaling yet",
         }.get(kind, "archspec's position.scaling has linear, ntk (static), yarn and llama3")
         raise HFConfigError(
             f"{where}: rope_type '{kind}' cannot be expressed: {why}", keys=(where,)
@@ -190,6 +200,17 @@ def read_rope(
     if kind != "default":
         position["scaling"] = _read_scaling(kind, rope, where, max_seq_len)
     return position
+
+
+def _rope_core(rope: Mapping[str, Any]) -> dict[str, Any]:
+    """A RoPE dict without its theta and fraction (which `_agreeing` compares), type spelled once."""
+    core = {
+        ("rope_type" if key == "type" else key): value
+        for key, value in rope.items()
+        if key not in ("rope_theta", "partial_rotary_factor") and value is not None
+    }
+    core.setdefault("rope_type", "default")
+    return core
 
 
 def _one_rope(nested: Mapping[str, Any], where: str) -> Mapping[str, Any]:
@@ -314,9 +335,9 @@ def write_rope(spec: ModelSpec, layout: Layout, *, fraction: bool = False) -> di
         if s.attention_factor is not None:
             scaling["attention_factor"] = s.attention_factor
     # static NTK has no transformers rope_type: written as unscaled, the read-back reports it
-    if layout == "v5":
-        return {"rope_parameters": {**scaling, **params}}
-    return {**params, "rope_scaling": None if scaling["rope_type"] == "default" else scaling}
+    v5 = {"rope_parameters": {**scaling, **params}}
+    v4 = {**params, "rope_scaling": None if scaling["rope_type"] == "default" else scaling}
+    return {"v5": v5, "v4": v4, "both": {**v5, **v4}}[layout]
 
 
 # --- shared pieces of spec data -------------------------------------------------------------------
@@ -377,6 +398,17 @@ def read_sizes(
         max_seq_len=k.get_int("max_position_embeddings", defaults["max_position_embeddings"]),
         tie=k.get_bool("tie_word_embeddings", defaults["tie_word_embeddings"]),
     )
+
+
+def whole_heads(s: Sizes, family: str) -> None:
+    """Refuse a `head_dim` that the family's modeling does not read everywhere it matters."""
+    if s.head_dim != s.d_model // s.n_heads or s.d_model % s.n_heads:
+        raise HFConfigError(
+            f"head_dim {s.head_dim} differs from hidden_size // num_attention_heads "
+            f"({s.d_model} // {s.n_heads}); transformers' {family} sizes some of its tensors "
+            "by the second, so the checkpoint cannot be read exactly",
+            keys=("head_dim",),
+        )
 
 
 def assemble(

@@ -18,17 +18,20 @@ from archspec.hf.tables import NameTable
 from archspec.spec import resolve
 from archspec.spec.model import ModelSpec
 
-_GPT2_IGNORABLE = {
-    **dict.fromkeys(
-        (
-            "summary_type",
-            "summary_use_proj",
-            "summary_activation",
-            "summary_proj_to_labels",
-            "summary_first_dropout",
-        ),
-        "sequence-summary head of GPT2DoubleHeadsModel; the causal LM does not have it",
+SUMMARY_IGNORABLE = dict.fromkeys(
+    (
+        "summary_type",
+        "summary_use_proj",
+        "summary_activation",
+        "summary_proj_to_labels",
+        "summary_first_dropout",
     ),
+    "sequence-summary head of GPT2DoubleHeadsModel; the causal LM does not have it",
+)
+"""GPT-2-era configs (GPT-2, GPT-J) carry the settings of GPT2DoubleHeadsModel's summary head."""
+
+_GPT2_IGNORABLE = {
+    **SUMMARY_IGNORABLE,
     "n_ctx": "legacy duplicate of n_positions; transformers does not read it",
     "reorder_and_upcast_attn": "computes attention scores in float32; same architecture",
 }

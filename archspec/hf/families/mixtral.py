@@ -18,9 +18,10 @@ from archspec.hf.families.base import (
 from archspec.hf.families.mistral import MISTRAL
 from archspec.hf.families.mistral import write as write_mistral
 from archspec.hf.keys import ConfigKeys, Layout
+from archspec.hf.tables import ExpertNames
 from archspec.spec.model import ModelSpec
 
-_MIXTRAL_IGNORABLE = {
+MOE_IGNORABLE = {
     "router_aux_loss_coef": "load-balancing loss weight (training only)",
     "output_router_logits": "returns router logits for the auxiliary loss (training only)",
     "router_jitter_noise": "multiplicative noise on router inputs while training; off at inference",
@@ -59,6 +60,11 @@ FAMILY = Family(
     "MixtralForCausalLM",
     read,
     write,
-    llama_names("mixtral", moe_layouts=("per_expert", "fused")),
-    _MIXTRAL_IGNORABLE,
+    llama_names(
+        "mixtral",
+        experts=ExpertNames(
+            "block_sparse_moe.gate", "block_sparse_moe.experts.{e}.", "w1", "w3", "w2"
+        ),
+    ),
+    MOE_IGNORABLE,
 )

@@ -31,8 +31,8 @@ QWEN2 = {
 }
 
 
-def read(k: ConfigKeys) -> dict[str, Any]:
-    s = read_sizes(k, "qwen2", QWEN2)
+def read_windows(k: ConfigKeys, n_layers: int) -> tuple[int | None, list[dict[str, Any]]]:
+    """Qwen's sliding windows: the base window and `layer_overrides` rules (Qwen2, Qwen3)."""
     use = k.get_bool("use_sliding_window", False)
     window = k.get_int("sliding_window", 4096, null=None)
     first = k.get_int("max_window_layers", 28)
@@ -41,17 +41,22 @@ def read(k: ConfigKeys) -> dict[str, Any]:
     active = window if use else None
     derived = [
         "sliding_attention" if active is not None and i >= first else "full_attention"
-        for i in range(s.n_layers)
+        for i in range(n_layers)
     ]
-    windows = layer_type_windows(k, s.n_layers, active, derived)
+    windows = layer_type_windows(k, n_layers, active, derived)
     if windows != [active if t == "sliding_attention" else None for t in derived]:
         raise HFConfigError(
             "layer_types disagree with use_sliding_window/max_window_layers; transformers 5 "
             "follows layer_types, transformers 4 the other two",
             keys=("layer_types", "max_window_layers"),
         )
+    return window_rules(windows)
+
+
+def read(k: ConfigKeys) -> dict[str, Any]:
+    s = read_sizes(k, "qwen2", QWEN2)
+    base, rules = read_windows(k, s.n_layers)
     k.expect("use_mrope", (False, None), "multimodal RoPE is Qwen2-VL's, not Qwen2's")
-    base, rules = window_rules(windows)
     return assemble(
         s,
         norm=rms(k.get_float("rms_norm_eps", 1e-6)),
@@ -63,25 +68,32 @@ def read(k: ConfigKeys) -> dict[str, Any]:
     )
 
 
-def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
-    v = view(spec)
-    windows = v.windows
+def write_windows(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
+    """Qwen's window keys: windows on the layers from `max_window_layers` on, or none."""
+    windows = view(spec).windows
     sliding = [i for i, w in enumerate(windows) if w is not None]
+    first = sliding[0] if sliding else spec.n_layers
     out = {
-        **v.sizes(head_dim="when_needed"),
-        "hidden_act": GATED_TO_HF.get(v.ffn.activation, "silu"),
-        "rms_norm_eps": spec.norm.eps,
         "use_sliding_window": bool(sliding),
-        "sliding_window": windows[sliding[0]] if sliding else None,
-        "max_window_layers": sliding[0] if sliding else spec.n_layers,
-        **write_rope(spec, layout),
+        "sliding_window": windows[first] if sliding else None,
+        "max_window_layers": first,
     }
-    if layout == "v5":
-        first = sliding[0] if sliding else spec.n_layers
+    if layout != "v4":  # transformers 5 reads layer_types; 4 derives them
         out["layer_types"] = [
             "sliding_attention" if i >= first else "full_attention" for i in range(spec.n_layers)
         ]
     return out
+
+
+def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
+    v = view(spec)
+    return {
+        **v.sizes(head_dim="when_needed"),
+        "hidden_act": GATED_TO_HF.get(v.ffn.activation, "silu"),
+        "rms_norm_eps": spec.norm.eps,
+        **write_windows(spec, layout),
+        **write_rope(spec, layout),
+    }
 
 
 FAMILY = Family("qwen2", "Qwen2ForCausalLM", read, write, llama_names("qwen2"))
