@@ -4,7 +4,7 @@ falcon-7b: Falcon 7B (Technology Innovation Institute, 2023), base model.
 
 Parameters: 6,921,720,704 (7,217,189,760 counting the tied output head separately)
 Non-embedding parameters: 6,626,251,648
-Spec sha256: 3be915b279727354f067b4ef674380d49e8f7dac67c9fc0f742f7f10253b4915
+Spec sha256: 9bf20e301532047373a0599a7c25c94d42da275a82780a436b34aa1790b2a2b3
 
 Features:
     - activation: gelu

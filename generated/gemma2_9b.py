@@ -4,7 +4,7 @@ gemma2-9b: Gemma 2 9B (Google DeepMind, 2024), base model.
 
 Parameters: 9,241,705,984 (10,159,209,984 counting the tied output head separately)
 Non-embedding parameters: 8,324,201,984
-Spec sha256: a948cb0da6ac9fd8695f92242a94416cb0b2e9547e6094854d265fb1cd34cf31
+Spec sha256: 2f5988cfc5683fbb4e10c53d95fae846c744758f5f426f96eb7e2ad6712ca106
 
 Features:
     - activation: geglu_tanh

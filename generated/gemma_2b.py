@@ -4,7 +4,7 @@ gemma-2b: Gemma 2B (Google DeepMind, 2024), base model.
 
 Parameters: 2,506,172,416 (3,030,460,416 counting the tied output head separately)
 Non-embedding parameters: 1,981,884,416
-Spec sha256: 5bf9b3debd526df19abb3f5402be6074145d538c7258af42f1876e75d88f02b6
+Spec sha256: b6c6b487ccf6063fe66995e608f3d6d82aeb38280a3c0f8f8c0c5bbc5e3cb1df
 
 Features:
     - activation: geglu_tanh

@@ -4,7 +4,7 @@ gemma-7b: Gemma 7B (Google DeepMind, 2024), base model.
 
 Parameters: 8,537,680,896 (9,324,112,896 counting the tied output head separately)
 Non-embedding parameters: 7,751,248,896
-Spec sha256: 37f1d1f68dca5adeb8de9e98a31d413d092ab58b725647afa5ba4cde9e9c3ed0
+Spec sha256: 5dc98056e14a54618306345b14a779af69d6819d5df3a3d267b24dcba1b097eb
 
 Features:
     - activation: geglu_tanh

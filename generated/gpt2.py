@@ -4,7 +4,7 @@ gpt2: GPT-2 small, 124M (OpenAI, 2019), the original `gpt2` checkpoint.
 
 Parameters: 124,439,808 (163,037,184 counting the tied output head separately)
 Non-embedding parameters: 85,056,000
-Spec sha256: 07d80d307f8b5c04138bdda9bb5bd0894de1397c7f13b56391b91c3ef5b57ae6
+Spec sha256: d50bcd3a5a9baf82267f190e903ed196acc5854ff0644814ca9d0b249625721a
 
 Features:
     - activation: gelu_tanh

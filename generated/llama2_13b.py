@@ -4,7 +4,7 @@ llama2-13b: Llama 2 13B (Meta, 2023), base model.
 
 Parameters: 13,015,864,320
 Non-embedding parameters: 12,688,184,320
-Spec sha256: 6e9a3923f9d6b27ff2867e12843dd20203bd26c2f142a8a5a2c096bf3153196b
+Spec sha256: de971c6256877f02c4cd1862ee75be785d50f9bfc0af8dcf522dfea744ca31d3
 
 Features:
     - activation: swiglu

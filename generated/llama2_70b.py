@@ -4,7 +4,7 @@ llama2-70b: Llama 2 70B (Meta, 2023), base model.
 
 Parameters: 68,976,648,192
 Non-embedding parameters: 68,452,360,192
-Spec sha256: 010212a1da1965ffccdd600da7c5e6af34868f931f825a6a7b7ebc0e3e98b8d1
+Spec sha256: 08f88d7a79e55ac62b1399ac22dac08f1f298ff24a6d62a6375da238a2ef4157
 
 Features:
     - activation: swiglu

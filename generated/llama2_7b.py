@@ -4,7 +4,7 @@ llama2-7b: Llama 2 7B (Meta, 2023), base model.
 
 Parameters: 6,738,415,616
 Non-embedding parameters: 6,476,271,616
-Spec sha256: ad6f498b0e2fb5ba3bd295e4c5be89d3caba0a9d27099ef0bc0b24aebf877e87
+Spec sha256: 908f145411a35a37a0c93f2829afb7a026760df2b042523c7506b4a735b172f9
 
 Features:
     - activation: swiglu

@@ -4,7 +4,7 @@ llama3-8b: Llama 3 8B (Meta, April 2024), base model.
 
 Parameters: 8,030,261,248
 Non-embedding parameters: 6,979,588,096
-Spec sha256: f13643cf9bfc07ec8538c8734a60f5c68391906551524c2f6f19998a2604d037
+Spec sha256: c78d8df56f4a03b69238380250883cec008f97ea91fa84fa099d88d2d58ae784
 
 Features:
     - activation: swiglu

@@ -4,7 +4,7 @@ mistral-7b: Mistral 7B v0.1 (Mistral AI, 2023), base model.
 
 Parameters: 7,241,732,096
 Non-embedding parameters: 6,979,588,096
-Spec sha256: 54b54eae6aca79d0333037bed138dca6bdb70e52d21da8a715d25223c5f09901
+Spec sha256: 0e9794f69aefeb76419376a917ef49144d8125f877fd60a55ec8c479e9496cd1
 
 Features:
     - activation: swiglu

@@ -5,7 +5,7 @@ mixtral-8x7b: Mixtral 8x7B v0.1 (Mistral AI, 2023), sparse mixture-of-experts ba
 Parameters: 46,702,792,704
 Non-embedding parameters: 46,440,648,704
 Active parameters per token: 12,879,925,248
-Spec sha256: ece6a06b33125bc83bcdef778ed72e86622687963b6b492611431be13e4ca76e
+Spec sha256: cef361f2b162e12bb4dad3bc7ab05b71db0e907535f366c978f4fa99fd47a7b0
 
 Features:
     - activation: swiglu

@@ -4,7 +4,7 @@ olmo2-7b: OLMo 2 7B (Allen Institute for AI, November 2024; allenai/OLMo-2-1124-
 
 Parameters: 7,298,617,344
 Non-embedding parameters: 6,476,533,760
-Spec sha256: 454661b0ebe16d7b983e4e8f6d6e0d4cba84b5ba3dec6b97751f201a54e8d65e
+Spec sha256: 05c9916ddea0a2d79c82925c42c8924c1e4754ba069f2383e310fcf1bb89a868
 
 Features:
     - activation: swiglu

@@ -4,7 +4,7 @@ olmo-1b: OLMo 1B (Allen Institute for AI, 2024), base model, HF format (allenai/
 
 Parameters: 1,176,764,416 (1,279,787,008 counting the tied output head separately)
 Non-embedding parameters: 1,073,741,824
-Spec sha256: 78815f787df8af1f4c744cbb39a3dda5fb6b6699e7b05df3f062baa72c6162af
+Spec sha256: cc8e953689eaef769f337059ccf2e792a74cadab944190293fa684a766d55d94
 
 Features:
     - activation: swiglu

@@ -4,7 +4,7 @@ olmo-7b: OLMo 7B (Allen Institute for AI, 2024), base model, HF format (allenai/
 
 Parameters: 6,888,095,744
 Non-embedding parameters: 6,476,005,376
-Spec sha256: f11208b729425ca564082f2fbc047a29cc208c03835cdce985bbe210fc5042ee
+Spec sha256: 7d01219d8d5f1add34aefd6d576d5bb300c02c6bbf706a5f8f068413f4368fe2
 
 Features:
     - activation: swiglu

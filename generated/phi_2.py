@@ -4,7 +4,7 @@ phi-2: Phi-2, 2.7B (Microsoft Research, 2023), base model.
 
 Parameters: 2,779,683,840
 Non-embedding parameters: 2,517,488,640
-Spec sha256: b8192341c2327908238967c9447c5adf03770aa779bb31c5e422aaec346cff52
+Spec sha256: d52e26ae87093775d69b07b02335af276bc7126d3cb295ca65257cf59543ec92
 
 Features:
     - activation: gelu_tanh

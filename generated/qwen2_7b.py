@@ -4,7 +4,7 @@ qwen2-7b: Qwen2 7B (Alibaba Qwen team, 2024), base model.
 
 Parameters: 7,615,616,512
 Non-embedding parameters: 6,525,621,760
-Spec sha256: e3d0470dd7ced71c3df59204751969632d819eca7702dfe55b788e2ba95ea966
+Spec sha256: 0b9864ab635b637b0241b3128f3c91330ecc3832d2a0156490bd3ee700cc6097
 
 Features:
     - activation: swiglu

@@ -182,7 +182,7 @@ def to_hf_state_dict(
     table = name_table(config["model_type"])
     names = None
     if moe_layout == "fused":
-        names = [table.layer.format(i=i) + "mlp.experts.x" for i in range(plan.n_layers)]
+        names = [table.layer.format(i=i) + "mlp.experts.gate_up_proj" for i in range(plan.n_layers)]
     state = (
         model_or_state_dict.state_dict()
         if isinstance(model_or_state_dict, nn.Module)

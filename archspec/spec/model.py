@@ -295,6 +295,21 @@ class HeadSpec(SpecModel):
     """Logits become `cap * tanh(logits / cap)` (Gemma 2: 30)."""
 
 
+TokenId = Annotated[int, Field(ge=0)]
+
+
+class TokensSpec(SpecModel):
+    """Special token ids of the model's tokenizer. Metadata: they change no parameter or count;
+    `import-hf` reads them from config.json and `export-hf` writes them back."""
+
+    bos: TokenId | None = None
+    """Id of the beginning-of-sequence token (`bos_token_id`)."""
+    eos: TokenId | list[TokenId] | None = None
+    """Id, or ids, of the end-of-sequence token(s) (`eos_token_id`; Llama 3 instruct lists three)."""
+    pad: TokenId | None = None
+    """Id of the padding token (`pad_token_id`)."""
+
+
 class LayerRule(SpecModel):
     """Overrides for a set of layers: the layers listed, or every `every`-th from `offset`."""
 
@@ -411,6 +426,9 @@ class ModelSpec(SpecModel):
     """Per-layer patterns, applied in order (later rules win), e.g. Gemma 2's alternating windows."""
     adapters: AdapterSpec | None = Field(default=None, exclude_if=lambda value: value is None)
     """Low-rank adapters (LoRA, DoRA) for fine-tuning, or null; left out of dumps when null."""
+    tokens: TokensSpec | None = None
+    """Special token ids (metadata, not architecture): kept from an imported config.json and
+    written back on export."""
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> ModelSpec:

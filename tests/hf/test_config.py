@@ -20,7 +20,6 @@ from hypothesis import given, settings
 import archspec
 from archspec.errors import ArchspecError, UsageError
 from archspec.hf.config import (
-    GENERIC_IGNORED,
     SUPPORTED_MODEL_TYPES,
     HFConfigError,
     ImportReport,
@@ -36,7 +35,7 @@ from archspec.spec.shipped import shipped_names
 from tests.strategies import specs
 
 SHIPPED = shipped_names()
-LAYOUTS = ("v5", "v4")
+LAYOUTS = ("v5", "v4", "both")
 
 
 def reimport(spec: ModelSpec, config: dict[str, Any]) -> tuple[ModelSpec, ImportReport]:
@@ -1130,11 +1129,12 @@ def test_official_config_re_exports_its_architecture_keys(key: str) -> None:
 
 
 def test_report_lists_defaults_ignored_keys_and_notes() -> None:
-    _, report = hf_config_to_spec(GPT2_SMALL, name="gpt2")
+    spec, report = hf_config_to_spec(GPT2_SMALL, name="gpt2")
     assert report.reason("summary_type") and "GPT2DoubleHeadsModel" in report.reason("summary_type")
-    assert (
-        report.reason("n_ctx") and report.reason("bos_token_id") == GENERIC_IGNORED["bos_token_id"]
-    )
+    assert report.reason("n_ctx") and report.reason("sep_token_id") is None
+    # token ids are kept as metadata, not ignored
+    assert "bos_token_id" in report.mapped and spec.tokens is not None
+    assert (spec.tokens.bos, spec.tokens.eos) == (50256, 50256)
     assert ("n_inner", None) in report.defaults
     assert ("tie_word_embeddings", True) in report.defaults
     assert {"n_embd", "n_layer", "n_head", "n_positions", "vocab_size"} <= set(report.mapped)
@@ -1241,7 +1241,7 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "rope-both-spellings": (
         {**LLAMA31_8B, "rope_parameters": {"rope_type": "default"}},
-        "both 'rope_parameters' and 'rope_scaling'",
+        "'rope_parameters' and 'rope_scaling' disagree",
     ),
     "nested-rope-differs": (
         v5(
