@@ -171,22 +171,23 @@ class SoftcappedAttention(nn.Module):
         q = self.q_proj(x)  # (B, T, n_heads * head_dim)
         k = self.k_proj(x)  # (B, T, n_kv_heads * head_dim)
         v = self.v_proj(x)  # (B, T, n_kv_heads * head_dim)
-        # Split heads: (B, T, heads * head_dim) -> (B, heads, T, head_dim).
-        q = q.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
-        k = k.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
-        v = v.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        # Split heads: (B, T, heads * head_dim) -> (B, heads, T, head_dim); -1 is the local head
+        # count, which under tensor parallelism is n_heads (n_kv_heads) / tp.
+        q = q.view(B, T, -1, self.head_dim).transpose(1, 2)
+        k = k.view(B, T, -1, self.head_dim).transpose(1, 2)
+        v = v.view(B, T, -1, self.head_dim).transpose(1, 2)
         q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
         if cache is not None:
             k, v = cache.update(self.layer, k, v, start)  # (B, n_kv_heads, S, head_dim)
-        S = k.shape[2]
+        H, KV, S = q.shape[1], k.shape[1], k.shape[2]  # local heads (all of them without TP)
         group = self.n_heads // self.n_kv_heads
-        q = q.view(B, self.n_kv_heads, group, T, self.head_dim)  # (B, kv_heads, group, T, hd)
-        scores = (q @ k.unsqueeze(2).transpose(-1, -2)) * self.scale  # (B, n_kv_heads, group, T, S)
+        q = q.view(B, KV, group, T, self.head_dim)  # (B, kv_heads, group, T, hd)
+        scores = (q @ k.unsqueeze(2).transpose(-1, -2)) * self.scale  # (B, kv_heads, group, T, S)
         scores = torch.tanh(scores / self.softcap) * self.softcap
-        scores = scores.view(B, self.n_heads, T, S) + additive_mask(mask, T, S, q)
+        scores = scores.view(B, H, T, S) + additive_mask(mask, T, S, q)
         probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
-        probs = probs.view(B, self.n_kv_heads, group, T, S)
-        out = (probs @ v.unsqueeze(2)).view(B, self.n_heads, T, self.head_dim)  # (B, heads, T, hd)
+        probs = probs.view(B, KV, group, T, S)
+        out = (probs @ v.unsqueeze(2)).view(B, H, T, self.head_dim)  # (B, heads, T, hd)
         out = out.transpose(1, 2).reshape(B, T, -1)  # (B, T, n_heads * head_dim)
         return self.o_proj(out)
 

@@ -133,10 +133,11 @@ class GroupedQueryAttention(nn.Module):
         q = self.q_proj(x)  # (B, T, n_heads * head_dim)
         k = self.k_proj(x)  # (B, T, n_kv_heads * head_dim)
         v = self.v_proj(x)  # (B, T, n_kv_heads * head_dim)
-        # Split heads: (B, T, heads * head_dim) -> (B, heads, T, head_dim).
-        q = q.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
-        k = k.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
-        v = v.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
+        # Split heads: (B, T, heads * head_dim) -> (B, heads, T, head_dim); -1 is the local head
+        # count, which under tensor parallelism is n_heads (n_kv_heads) / tp.
+        q = q.view(B, T, -1, self.head_dim).transpose(1, 2)
+        k = k.view(B, T, -1, self.head_dim).transpose(1, 2)
+        v = v.view(B, T, -1, self.head_dim).transpose(1, 2)
         q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
         if cache is not None:
             k, v = cache.update(self.layer, k, v, start)  # (B, n_kv_heads, S, head_dim)

@@ -84,11 +84,10 @@ class Attention(nn.Module):
         """Queries (B, H, T, hd), keys and values (B, KV, T, hd), normed and rotated."""
         B, T, _ = x.shape
         q, k, v = self.clip(self.q_proj(x)), self.clip(self.k_proj(x)), self.clip(self.v_proj(x))
-        q = self.q_norm(q.view(B, T, -1, self.q_norm_width)).view(B, T, self.n_heads, self.head_dim)
-        k = self.k_norm(k.view(B, T, -1, self.k_norm_width)).view(
-            B, T, self.n_kv_heads, self.head_dim
-        )
-        v = v.view(B, T, self.n_kv_heads, self.head_dim)
+        # Head counts as -1: under tensor parallelism each rank holds only its local heads.
+        q = self.q_norm(q.view(B, T, -1, self.q_norm_width)).view(B, T, -1, self.head_dim)
+        k = self.k_norm(k.view(B, T, -1, self.k_norm_width)).view(B, T, -1, self.head_dim)
+        v = v.view(B, T, -1, self.head_dim)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, heads, T, hd)
         q, k = self.rotation(q, k, tables)
         return q, k, v
@@ -101,7 +100,7 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = cache.update(self.layer_index, k, v, start)  # (B, KV, S, hd)
         out = self.attend(q, k, v, mask)  # (B, H, T, hd)
-        return self.o_proj(out.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim))
+        return self.o_proj(out.transpose(1, 2).reshape(B, T, -1))  # (B, T, local heads * hd)
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Mask) -> torch.Tensor:
         return F.scaled_dot_product_attention(
@@ -123,14 +122,14 @@ class SoftcappedAttention(Attention):
         self.softcap = plan.softcap
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Mask) -> torch.Tensor:
-        B, H, T, hd = q.shape
-        S = k.shape[2]
-        q = q.view(B, self.n_kv_heads, H // self.n_kv_heads, T, hd)  # (B, KV, group, T, hd)
+        B, H, T, hd = q.shape  # H, KV: the heads this rank holds (all of them without TP)
+        KV, S = k.shape[1], k.shape[2]
+        q = q.view(B, KV, H // KV, T, hd)  # (B, KV, group, T, hd)
         scores = (q @ k.unsqueeze(2).transpose(-1, -2)) * self.scale  # (B, KV, group, T, S)
         scores = torch.tanh(scores / self.softcap) * self.softcap
         scores = scores.view(B, H, T, S) + additive_mask(mask, T, S, q)
         probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
-        probs = probs.view(B, self.n_kv_heads, H // self.n_kv_heads, T, S)
+        probs = probs.view(B, KV, H // KV, T, S)
         return (probs @ v.unsqueeze(2)).view(B, H, T, hd)
 
 
