@@ -7,19 +7,18 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from archspec.cli.main import EXIT_OK
+from archspec.cli.common import EXIT_OK, load_all
 from archspec.errors import ArchspecError, UsageError
 
 
 def draw(args: argparse.Namespace) -> int:
-    from archspec.cli.commands import _load_all
     from archspec.draw import draw as render
     from archspec.plan.lower import lower
 
     suffix = Path(args.output).suffix.lower() if args.output else ".svg"
     if suffix not in (".svg", ".png"):
         raise UsageError(f"-o {args.output}: the figure is written as .svg or .png")
-    svg = render([lower(spec) for spec in _load_all(args.specs)])
+    svg = render([lower(spec) for spec in load_all(args.specs)])
     if args.output is None:
         sys.stdout.write(svg)
     elif suffix == ".png":
@@ -34,12 +33,11 @@ def draw(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from archspec.cli.commands import _load_all
     from archspec.report import report as render
 
     if args.seq_len is not None and args.seq_len < 1:
         raise UsageError(f"--seq-len {args.seq_len}: must be a positive number of tokens")
-    html = render(_load_all(args.specs), seq_len=args.seq_len)
+    html = render(load_all(args.specs), seq_len=args.seq_len)
     if args.output is None:
         sys.stdout.write(html)
     else:
