@@ -64,7 +64,8 @@ def test_unwritable_output_is_an_error_not_a_traceback(
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("", encoding="utf-8")
-    assert main(["draw", str(spec_file), "-o", str(blocker / "fig.svg")]) == 1
+    # A place that cannot hold a file is the environment's fault: exit 2, like every command.
+    assert main(["draw", str(spec_file), "-o", str(blocker / "fig.svg")]) == 2
     assert "cannot write" in capsys.readouterr().err
 
 
