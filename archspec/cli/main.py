@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from archspec.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, positive_int
+from archspec.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, SEQ_LEN_HELP, positive_int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,9 +46,6 @@ def _fail(message: str) -> None:
     from archspec.cli.render import stderr
 
     stderr().print(f"[bold red]error:[/] {escape(message)}")
-
-
-SEQ_LEN_HELP = "context length for the FLOPs per token (default: each spec's max_seq_len)"
 
 
 def _parser() -> argparse.ArgumentParser:
