@@ -57,6 +57,7 @@ def _derived(a: object) -> dict[str, object]:
 def _detail_table(a: object):
     from rich.table import Table
 
+    from archspec.analysis.compute import tokens_text
     from archspec.analysis.units import human_bytes
 
     p = a.params
@@ -75,7 +76,9 @@ def _detail_table(a: object):
     distinct = sorted({layer.total for layer in p.per_layer})
     table.add_row("per layer", " / ".join(f"{n:,}" for n in distinct), f"x{len(p.per_layer)}")
     table.add_row(
-        f"forward FLOPs / token at {a.seq_len:,} tokens", f"{a.flops_per_token / 1e9:,.2f} G", ""
+        f"forward FLOPs / token at {tokens_text(a.seq_len)}",
+        f"{a.flops_per_token / 1e9:,.2f} G",
+        "",
     )
     table.add_row("KV cache / token (16-bit)", human_bytes(a.kv_cache_bytes_per_token), "")
     table.add_row("KV cache, full context (16-bit)", human_bytes(a.kv_cache_bytes_full_context), "")
