@@ -102,7 +102,11 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos.to(x.dtype) + swap(x) * sin.to(x.dtype)
 
 
-def causal_mask(T: int, S: int, device: torch.device) -> tuple[torch.Tensor | None, bool]:
+def causal_mask(
+    T: int,
+    S: int,
+    device: torch.device,
+) -> tuple[torch.Tensor | None, bool]:
     """Mask for T queries that are the last T of S positions: SDPA's causal flag when T == S,
     nothing for a single query, else booleans (T, S) (True = attend)."""
     if T == S:
@@ -179,15 +183,18 @@ class SoftcappedAttention(nn.Module):
         q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
         if cache is not None:
             k, v = cache.update(self.layer, k, v, start)  # (B, n_kv_heads, S, head_dim)
-        H, KV, S = q.shape[1], k.shape[1], k.shape[2]  # local heads (all of them without TP)
+        # Local head counts (all heads without tensor parallelism).
+        H, KV, S = q.shape[1], k.shape[1], k.shape[2]
         group = self.n_heads // self.n_kv_heads
-        q = q.view(B, KV, group, T, self.head_dim)  # (B, kv_heads, group, T, hd)
-        scores = (q @ k.unsqueeze(2).transpose(-1, -2)) * self.scale  # (B, kv_heads, group, T, S)
+        # q: (B, kv_heads, group, T, head_dim); scores: (B, kv_heads, group, T, S)
+        q = q.view(B, KV, group, T, self.head_dim)
+        scores = (q @ k.unsqueeze(2).transpose(-1, -2)) * self.scale
         scores = torch.tanh(scores / self.softcap) * self.softcap
         scores = scores.view(B, H, T, S) + additive_mask(mask, T, S, q)
         probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
         probs = probs.view(B, KV, group, T, S)
-        out = (probs @ v.unsqueeze(2)).view(B, H, T, self.head_dim)  # (B, heads, T, hd)
+        # (B, heads, T, head_dim)
+        out = (probs @ v.unsqueeze(2)).view(B, H, T, self.head_dim)
         out = out.transpose(1, 2).reshape(B, T, -1)  # (B, T, n_heads * head_dim)
         return self.o_proj(out)
 
@@ -207,7 +214,8 @@ class GeGLUTanh(nn.Module):
         self.down_proj = nn.Linear(self.hidden_dim, D_MODEL, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.gelu(self.gate_proj(x), approximate="tanh") * self.up_proj(x))
+        gate = F.gelu(self.gate_proj(x), approximate="tanh")
+        return self.down_proj(gate * self.up_proj(x))
 
 
 class Block(nn.Module):
@@ -230,7 +238,8 @@ class Block(nn.Module):
         cache: KVCache | None,
         start: int,
     ) -> torch.Tensor:
-        x = x + self.attn_post_norm(self.attn(self.attn_norm(x), rope, mask, cache, start))
+        attn = self.attn(self.attn_norm(x), rope, mask, cache, start)
+        x = x + self.attn_post_norm(attn)
         return x + self.ffn_post_norm(self.ffn(self.ffn_norm(x)))
 
 
@@ -261,14 +270,18 @@ class KVCache:
         """Store k, v (B, kv_heads, T, head_dim) at start..start+T; return all positions so far."""
         end = start + k.shape[2]
         if end > self.max_len:
-            raise ValueError(f"KV cache holds {self.max_len} positions; this step needs {end}")
+            msg = f"KV cache holds {self.max_len} positions; this step needs {end}"
+            raise ValueError(msg)
         self.keys[layer][:, :, start:end] = k
         self.values[layer][:, :, start:end] = v
         return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
 
 
 def next_token(
-    logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
 ) -> torch.Tensor:
     """One token per row of logits (B, V): argmax at temperature 0, else a top-k sample."""
     if temperature <= 0:
@@ -293,7 +306,7 @@ class Transformer(nn.Module):
         self.layers = nn.ModuleList(Block(i) for i in range(N_LAYERS))
         self.final_norm = GemmaRMSNorm(D_MODEL)
         self.lm_head = nn.Linear(D_MODEL, VOCAB_ROWS, bias=False)
-        self.lm_head.weight = self.embed.weight  # tied: the output head reuses the embedding
+        self.lm_head.weight = self.embed.weight  # tied: the head reuses the embedding
 
     def forward(
         self,
@@ -303,9 +316,10 @@ class Transformer(nn.Module):
         last_only: bool = False,
     ) -> torch.Tensor:
         """Logits (B, T, VOCAB_ROWS), or (B, 1, VOCAB_ROWS) for the last position with last_only."""
-        B, T = input_ids.shape
+        T = input_ids.shape[1]  # input_ids: (B, T)
         device = input_ids.device
-        start = start_pos if start_pos is not None else (cache.length if cache is not None else 0)
+        cached = cache.length if cache is not None else 0
+        start = start_pos if start_pos is not None else cached
         S = start + T if cache is not None else T  # keys visible to this step
         positions = torch.arange(start, start + T, device=device)
         x = self.embed(input_ids)  # (B, T, D_MODEL)
@@ -336,7 +350,11 @@ class Transformer(nn.Module):
         ref = self.embed.weight
         shapes = [(layer.attn.n_kv_heads, layer.attn.head_dim) for layer in self.layers]
         return KVCache(
-            shapes, batch_size, max_len, device=device or ref.device, dtype=dtype or ref.dtype
+            shapes,
+            batch_size,
+            max_len,
+            device=device or ref.device,
+            dtype=dtype or ref.dtype,
         )
 
     @torch.no_grad()
@@ -364,9 +382,10 @@ class Transformer(nn.Module):
     @torch.no_grad()
     def init_weights(self, std: float = 0.02) -> None:
         """Normal(0, std) matrices and embeddings, zero biases, unit norms (zero for 1 + w)."""
+        unit_offset = (GemmaRMSNorm,)
         for module in self.modules():
             for name, param in module.named_parameters(recurse=False):
-                if isinstance(module, (GemmaRMSNorm,)) or name.endswith("bias"):
+                if isinstance(module, unit_offset) or name.endswith("bias"):
                     param.zero_()
                 elif param.ndim == 1:
                     param.fill_(1.0)

@@ -96,7 +96,11 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos.to(x.dtype) + swap(x) * sin.to(x.dtype)
 
 
-def causal_mask(T: int, S: int, device: torch.device) -> tuple[torch.Tensor | None, bool]:
+def causal_mask(
+    T: int,
+    S: int,
+    device: torch.device,
+) -> tuple[torch.Tensor | None, bool]:
     """Mask for T queries that are the last T of S positions: SDPA's causal flag when T == S,
     nothing for a single query, else booleans (T, S) (True = attend)."""
     if T == S:
@@ -173,7 +177,8 @@ class GeGLUTanh(nn.Module):
         self.down_proj = nn.Linear(self.hidden_dim, D_MODEL, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.gelu(self.gate_proj(x), approximate="tanh") * self.up_proj(x))
+        gate = F.gelu(self.gate_proj(x), approximate="tanh")
+        return self.down_proj(gate * self.up_proj(x))
 
 
 class Block(nn.Module):
@@ -225,14 +230,18 @@ class KVCache:
         """Store k, v (B, kv_heads, T, head_dim) at start..start+T; return all positions so far."""
         end = start + k.shape[2]
         if end > self.max_len:
-            raise ValueError(f"KV cache holds {self.max_len} positions; this step needs {end}")
+            msg = f"KV cache holds {self.max_len} positions; this step needs {end}"
+            raise ValueError(msg)
         self.keys[layer][:, :, start:end] = k
         self.values[layer][:, :, start:end] = v
         return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
 
 
 def next_token(
-    logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
 ) -> torch.Tensor:
     """One token per row of logits (B, V): argmax at temperature 0, else a top-k sample."""
     if temperature <= 0:
@@ -257,7 +266,7 @@ class Transformer(nn.Module):
         self.layers = nn.ModuleList(Block(i) for i in range(N_LAYERS))
         self.final_norm = GemmaRMSNorm(D_MODEL)
         self.lm_head = nn.Linear(D_MODEL, VOCAB_ROWS, bias=False)
-        self.lm_head.weight = self.embed.weight  # tied: the output head reuses the embedding
+        self.lm_head.weight = self.embed.weight  # tied: the head reuses the embedding
 
     def forward(
         self,
@@ -267,9 +276,10 @@ class Transformer(nn.Module):
         last_only: bool = False,
     ) -> torch.Tensor:
         """Logits (B, T, VOCAB_ROWS), or (B, 1, VOCAB_ROWS) for the last position with last_only."""
-        B, T = input_ids.shape
+        T = input_ids.shape[1]  # input_ids: (B, T)
         device = input_ids.device
-        start = start_pos if start_pos is not None else (cache.length if cache is not None else 0)
+        cached = cache.length if cache is not None else 0
+        start = start_pos if start_pos is not None else cached
         S = start + T if cache is not None else T  # keys visible to this step
         positions = torch.arange(start, start + T, device=device)
         x = self.embed(input_ids)  # (B, T, D_MODEL)
@@ -298,7 +308,11 @@ class Transformer(nn.Module):
         ref = self.embed.weight
         shapes = [(layer.attn.n_kv_heads, layer.attn.head_dim) for layer in self.layers]
         return KVCache(
-            shapes, batch_size, max_len, device=device or ref.device, dtype=dtype or ref.dtype
+            shapes,
+            batch_size,
+            max_len,
+            device=device or ref.device,
+            dtype=dtype or ref.dtype,
         )
 
     @torch.no_grad()
@@ -326,9 +340,10 @@ class Transformer(nn.Module):
     @torch.no_grad()
     def init_weights(self, std: float = 0.02) -> None:
         """Normal(0, std) matrices and embeddings, zero biases, unit norms (zero for 1 + w)."""
+        unit_offset = (GemmaRMSNorm,)
         for module in self.modules():
             for name, param in module.named_parameters(recurse=False):
-                if isinstance(module, (GemmaRMSNorm,)) or name.endswith("bias"):
+                if isinstance(module, unit_offset) or name.endswith("bias"):
                     param.zero_()
                 elif param.ndim == 1:
                     param.fill_(1.0)

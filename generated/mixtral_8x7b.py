@@ -95,7 +95,11 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos.to(x.dtype) + swap(x) * sin.to(x.dtype)
 
 
-def causal_mask(T: int, S: int, device: torch.device) -> tuple[torch.Tensor | None, bool]:
+def causal_mask(
+    T: int,
+    S: int,
+    device: torch.device,
+) -> tuple[torch.Tensor | None, bool]:
     """Mask for T queries that are the last T of S positions: SDPA's causal flag when T == S,
     nothing for a single query, else booleans (T, S) (True = attend)."""
     if T == S:
@@ -161,7 +165,11 @@ class GroupedQueryAttention(nn.Module):
 # A custom operator with a shape-only fake, so torch.compile keeps it whole (one graph, sparse
 # FLOPs), and a hand-written backward that writes each expert's weight gradient into its slice.
 @torch.library.custom_op("archspec_generated::grouped_linear", mutates_args=())
-def grouped_linear(x: torch.Tensor, weight: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+def grouped_linear(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    ends: torch.Tensor,
+) -> torch.Tensor:
     """x (M, in) sorted by group, weight (G, out, in), ends (G,) where each group's rows end:
     (M, out), group g's rows times weight[g].T."""
     out = x.new_empty(x.shape[0], weight.shape[1])
@@ -175,11 +183,18 @@ def grouped_linear(x: torch.Tensor, weight: torch.Tensor, ends: torch.Tensor) ->
 
 
 @grouped_linear.register_fake
-def _grouped_linear_fake(x: torch.Tensor, weight: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+def _grouped_linear_fake(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    ends: torch.Tensor,
+) -> torch.Tensor:
     return x.new_empty(x.shape[0], weight.shape[1])
 
 
-@torch.library.custom_op("archspec_generated::grouped_linear_weight_grad", mutates_args=())
+@torch.library.custom_op(
+    "archspec_generated::grouped_linear_weight_grad",
+    mutates_args=(),
+)
 def grouped_linear_weight_grad(
     grad_out: torch.Tensor, x: torch.Tensor, ends: torch.Tensor
 ) -> torch.Tensor:
@@ -196,7 +211,11 @@ def grouped_linear_weight_grad(
 
 
 @grouped_linear_weight_grad.register_fake
-def _weight_grad_fake(grad_out: torch.Tensor, x: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+def _weight_grad_fake(
+    grad_out: torch.Tensor,
+    x: torch.Tensor,
+    ends: torch.Tensor,
+) -> torch.Tensor:
     return grad_out.new_empty(ends.shape[0], grad_out.shape[1], x.shape[1])
 
 
@@ -209,7 +228,9 @@ def _grouped_linear_backward(ctx, grad: torch.Tensor):
     x, weight, ends = ctx.saved_tensors
     transposed = weight.transpose(1, 2)  # (G, in, out): grad_x = grad @ W per group
     grad_x = grouped_linear(grad, transposed, ends) if ctx.needs_input_grad[0] else None
-    grad_w = grouped_linear_weight_grad(grad, x, ends) if ctx.needs_input_grad[1] else None
+    grad_w = None
+    if ctx.needs_input_grad[1]:
+        grad_w = grouped_linear_weight_grad(grad, x, ends)
     return grad_x, grad_w, None
 
 
@@ -253,7 +274,12 @@ class MoESwiGLU(nn.Module):
         self.experts.up_proj = nn.Parameter(torch.empty(E, h, d))
         self.experts.down_proj = nn.Parameter(torch.empty(E, d, h))
 
-    def expert_rows(self, x: torch.Tensor, ids: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    def expert_rows(
+        self,
+        x: torch.Tensor,
+        ids: torch.Tensor,
+        ends: torch.Tensor,
+    ) -> torch.Tensor:
         """Rows x (M, D_MODEL) sorted by expert, each through its expert; `ids` (M,) is the
         expert of each row, `ends` (n_experts,) where each expert's rows end."""
         w = self.experts
@@ -265,17 +291,20 @@ class MoESwiGLU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         x = x.reshape(-1, shape[-1])  # (N, D_MODEL)
-        probs = torch.softmax(self.router(x), dim=-1, dtype=torch.float32)  # (N, n_experts)
+        logits = self.router(x)  # (N, n_experts)
+        probs = torch.softmax(logits, dim=-1, dtype=torch.float32)
         weights, experts = torch.topk(probs, self.top_k, dim=-1)  # (N, top_k)
-        weights = weights / weights.sum(dim=-1, keepdim=True)  # renormalise over the chosen experts
+        # renormalise over the chosen experts
+        weights = weights / weights.sum(dim=-1, keepdim=True)
         weights = weights.to(x.dtype)
         flat = experts.flatten()  # (N * top_k,) the expert of each (token, expert) pair
         order = torch.argsort(flat, stable=True)  # pairs sorted by expert
         tokens = order // self.top_k  # the token of each sorted pair
         ids = flat[order]
-        ends = torch.searchsorted(ids, torch.arange(self.n_experts, device=x.device), right=True)
+        expert_ids = torch.arange(self.n_experts, device=x.device)
+        ends = torch.searchsorted(ids, expert_ids, right=True)
         y = self.expert_rows(x[tokens], ids, ends)  # (N * top_k, D_MODEL)
-        y = y * weights.flatten()[order, None]  # (N * top_k, 1): each pair's routing weight
+        y = y * weights.flatten()[order, None]  # (N * top_k, 1): each pair's weight
         return torch.zeros_like(x).index_add_(0, tokens, y).view(shape)
 
 
@@ -328,14 +357,18 @@ class KVCache:
         """Store k, v (B, kv_heads, T, head_dim) at start..start+T; return all positions so far."""
         end = start + k.shape[2]
         if end > self.max_len:
-            raise ValueError(f"KV cache holds {self.max_len} positions; this step needs {end}")
+            msg = f"KV cache holds {self.max_len} positions; this step needs {end}"
+            raise ValueError(msg)
         self.keys[layer][:, :, start:end] = k
         self.values[layer][:, :, start:end] = v
         return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
 
 
 def next_token(
-    logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
 ) -> torch.Tensor:
     """One token per row of logits (B, V): argmax at temperature 0, else a top-k sample."""
     if temperature <= 0:
@@ -369,9 +402,10 @@ class Transformer(nn.Module):
         last_only: bool = False,
     ) -> torch.Tensor:
         """Logits (B, T, VOCAB_ROWS), or (B, 1, VOCAB_ROWS) for the last position with last_only."""
-        B, T = input_ids.shape
+        T = input_ids.shape[1]  # input_ids: (B, T)
         device = input_ids.device
-        start = start_pos if start_pos is not None else (cache.length if cache is not None else 0)
+        cached = cache.length if cache is not None else 0
+        start = start_pos if start_pos is not None else cached
         S = start + T if cache is not None else T  # keys visible to this step
         positions = torch.arange(start, start + T, device=device)
         x = self.embed(input_ids)  # (B, T, D_MODEL)
@@ -398,7 +432,11 @@ class Transformer(nn.Module):
         ref = self.embed.weight
         shapes = [(layer.attn.n_kv_heads, layer.attn.head_dim) for layer in self.layers]
         return KVCache(
-            shapes, batch_size, max_len, device=device or ref.device, dtype=dtype or ref.dtype
+            shapes,
+            batch_size,
+            max_len,
+            device=device or ref.device,
+            dtype=dtype or ref.dtype,
         )
 
     @torch.no_grad()

@@ -96,7 +96,11 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos.to(x.dtype) + swap(x) * sin.to(x.dtype)
 
 
-def causal_mask(T: int, S: int, device: torch.device) -> tuple[torch.Tensor | None, bool]:
+def causal_mask(
+    T: int,
+    S: int,
+    device: torch.device,
+) -> tuple[torch.Tensor | None, bool]:
     """Mask for T queries that are the last T of S positions: SDPA's causal flag when T == S,
     nothing for a single query, else booleans (T, S) (True = attend)."""
     if T == S:
@@ -176,7 +180,8 @@ class SwiGLU(nn.Module):
         self.down_proj = nn.Linear(self.hidden_dim, D_MODEL, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        gate = F.silu(self.gate_proj(x))
+        return self.down_proj(gate * self.up_proj(x))
 
 
 class Block(nn.Module):
@@ -197,7 +202,8 @@ class Block(nn.Module):
         cache: KVCache | None,
         start: int,
     ) -> torch.Tensor:
-        x = x + self.attn_post_norm(self.attn(x, rope, mask, cache, start))
+        attn = self.attn(x, rope, mask, cache, start)
+        x = x + self.attn_post_norm(attn)
         return x + self.ffn_post_norm(self.ffn(x))
 
 
@@ -228,14 +234,18 @@ class KVCache:
         """Store k, v (B, kv_heads, T, head_dim) at start..start+T; return all positions so far."""
         end = start + k.shape[2]
         if end > self.max_len:
-            raise ValueError(f"KV cache holds {self.max_len} positions; this step needs {end}")
+            msg = f"KV cache holds {self.max_len} positions; this step needs {end}"
+            raise ValueError(msg)
         self.keys[layer][:, :, start:end] = k
         self.values[layer][:, :, start:end] = v
         return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
 
 
 def next_token(
-    logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
 ) -> torch.Tensor:
     """One token per row of logits (B, V): argmax at temperature 0, else a top-k sample."""
     if temperature <= 0:
@@ -269,9 +279,10 @@ class Transformer(nn.Module):
         last_only: bool = False,
     ) -> torch.Tensor:
         """Logits (B, T, VOCAB_ROWS), or (B, 1, VOCAB_ROWS) for the last position with last_only."""
-        B, T = input_ids.shape
+        T = input_ids.shape[1]  # input_ids: (B, T)
         device = input_ids.device
-        start = start_pos if start_pos is not None else (cache.length if cache is not None else 0)
+        cached = cache.length if cache is not None else 0
+        start = start_pos if start_pos is not None else cached
         S = start + T if cache is not None else T  # keys visible to this step
         positions = torch.arange(start, start + T, device=device)
         x = self.embed(input_ids)  # (B, T, D_MODEL)
@@ -298,7 +309,11 @@ class Transformer(nn.Module):
         ref = self.embed.weight
         shapes = [(layer.attn.n_kv_heads, layer.attn.head_dim) for layer in self.layers]
         return KVCache(
-            shapes, batch_size, max_len, device=device or ref.device, dtype=dtype or ref.dtype
+            shapes,
+            batch_size,
+            max_len,
+            device=device or ref.device,
+            dtype=dtype or ref.dtype,
         )
 
     @torch.no_grad()

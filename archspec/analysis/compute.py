@@ -83,6 +83,11 @@ def analyse(spec: ModelSpec, seq_len: int | None = None) -> Analysis:
     )
 
 
+def tokens_text(n: int) -> str:
+    """A context length as printed in labels: '1 token', '4,096 tokens'."""
+    return f"{n:,} token" + ("" if n == 1 else "s")
+
+
 def matmul_params(spec: ModelSpec, params: ParamCount) -> int:
     """Active weights that take part in a matrix multiply per token: the blocks (norms and
     biases are negligible and included) plus the output projection, tied or not."""

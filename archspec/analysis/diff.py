@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from archspec.analysis.compute import Analysis, analyse
+from archspec.analysis.compute import Analysis, analyse, tokens_text
 from archspec.analysis.units import fixed, human, human_bytes
 from archspec.spec import adapters, resolve
 from archspec.spec.model import ModelSpec
@@ -257,7 +257,7 @@ def diff(specs: list[ModelSpec], seq_len: int | None = None) -> tuple[list[Analy
 
 def flops_label(seq_len: int | None) -> str:
     """Name of the FLOPs row, with the context length it was computed at."""
-    at = "full context" if seq_len is None else f"{seq_len:,} tokens"
+    at = "full context" if seq_len is None else tokens_text(seq_len)
     return f"forward GFLOPs / token at {at}"
 
 

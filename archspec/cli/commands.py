@@ -63,6 +63,7 @@ def _derived(a: object) -> dict[str, object]:
 def _detail_table(a: object):
     from rich.table import Table
 
+    from archspec.analysis.compute import tokens_text
     from archspec.analysis.units import fixed, human_bytes
 
     p = a.params
@@ -81,7 +82,7 @@ def _detail_table(a: object):
     distinct = sorted({layer.total for layer in p.per_layer})
     table.add_row("per layer", " / ".join(f"{n:,}" for n in distinct), f"x{len(p.per_layer)}")
     table.add_row(
-        f"forward FLOPs / token at {a.seq_len:,} tokens",
+        f"forward FLOPs / token at {tokens_text(a.seq_len)}",
         f"{fixed(a.flops_per_token, 10**9, thousands=True)} G",
         "",
     )

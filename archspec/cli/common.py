@@ -30,6 +30,9 @@ def load_all(refs: list[str]) -> list[ModelSpec]:
     return specs
 
 
+SEQ_LEN_HELP = "context length for the FLOPs per token (default: each spec's max_seq_len)"
+
+
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
     try:

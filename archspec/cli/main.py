@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from archspec.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, positive_int
+from archspec.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, SEQ_LEN_HELP, positive_int
 
 ALLOW_EXTENDS_OUTSIDE = "ARCHSPEC_ALLOW_EXTENDS_OUTSIDE"
 """Environment variable (set to 1) that lets `extends` name files outside the spec's folder tree."""
@@ -128,9 +128,6 @@ def _fail(message: str) -> None:
 
     one_line = " ".join(message.splitlines())
     stderr().print(f"[bold red]error:[/] {escape(printable(one_line))}")
-
-
-SEQ_LEN_HELP = "context length for the FLOPs per token (default: each spec's max_seq_len)"
 
 
 def _parser() -> argparse.ArgumentParser:

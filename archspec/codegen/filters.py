@@ -10,6 +10,10 @@ import math
 import textwrap
 import unicodedata
 
+LINE_WIDTH = 88
+"""ruff's default line length: generated files pass `ruff format --check` under default
+settings (and under this repository's 100) wherever they land."""
+
 
 def py(value: object) -> str:
     """A Python literal for a plain value (int, float, bool, None, str, tuple of those)."""
@@ -56,7 +60,7 @@ def doc(text: object) -> str:
     return "\n".join(line.rstrip() for line in clean.splitlines())
 
 
-def tuple_literal(items: object, prefix: str = "", width: int = 100) -> str:
+def tuple_literal(items: object, prefix: str = "", width: int = LINE_WIDTH) -> str:
     """A tuple literal laid out as `ruff format` would: a repeating pattern as `(a, b) * n`,
     else one line when `prefix + literal` fits in ``width``, else one item per line."""
     values = tuple(items)
@@ -81,7 +85,7 @@ def wrap(text: str, first: str, rest: str, width: int = 96) -> str:
     )
 
 
-def tuple_code(items: object, prefix: str = "", indent: int = 0, width: int = 100) -> str:
+def tuple_code(items: object, prefix: str = "", indent: int = 0, width: int = LINE_WIDTH) -> str:
     """A tuple of code expressions laid out as `ruff format` would: `(a,)` or `(a, b)` on one
     line when `prefix + tuple` fits in ``width``, else one item per line with a trailing comma."""
     parts = [str(item) for item in items]

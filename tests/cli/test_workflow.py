@@ -123,7 +123,7 @@ def test_unknown_names_get_a_did_you_mean(capsys: pytest.CaptureFixture[str]) ->
 def test_params_seq_len_is_used_and_labelled(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "params", "llama2-7b", "--detail", "--seq-len", "1")
     assert code == 0
-    assert "forward FLOPs / token at 1 tokens" in out
+    assert "forward FLOPs / token at 1 token" in out
     assert "13.22 G" in out  # 2 * 6,607,343,616 + 524,288 (tests/analysis/test_seq_len.py)
     code, out, _ = run(capsys, "params", "llama2-7b", "--detail")
     assert "forward FLOPs / token at 4,096 tokens" in out
@@ -142,7 +142,7 @@ def test_diff_seq_len_is_labelled(capsys: pytest.CaptureFixture[str]) -> None:
     assert "at 2,048" in out
     code, out, _ = run(capsys, "diff", "gemma-7b", "llama2-7b", "--json", "--seq-len", "1")
     features = [row["feature"] for row in json.loads(out)["rows"]]
-    assert "forward GFLOPs / token at 1 tokens" in features
+    assert "forward GFLOPs / token at 1 token" in features
 
 
 def test_diff_of_identical_specs_says_so(capsys: pytest.CaptureFixture[str]) -> None:

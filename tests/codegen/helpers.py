@@ -48,19 +48,26 @@ def ruff_available() -> bool:
 needs_ruff = pytest.mark.skipif(not ruff_available(), reason="ruff is not installed (test extra)")
 
 
-def ruff(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run ``ruff ARGS --config <repo>/pyproject.toml`` in a subprocess."""
-    cmd = [sys.executable, "-m", "ruff", *map(str, args), "--config", str(PYPROJECT)]
+RUFF_CONFIGS = {"repository": ("--config", str(PYPROJECT)), "defaults": ("--isolated",)}
+"""Generated files pass under this repository's settings and under ruff's defaults (88 columns,
+default rules), so they stay clean wherever they land."""
+
+
+def ruff(*args: str | Path, config: str = "repository") -> subprocess.CompletedProcess[str]:
+    """Run ``ruff ARGS`` with the repository's pyproject.toml or (``"defaults"``) --isolated."""
+    cmd = [sys.executable, "-m", "ruff", *map(str, args), *RUFF_CONFIGS[config]]
     return subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO)
 
 
 def ruff_problems(*paths: Path) -> str:
-    """What `ruff format --check` and `ruff check` say about ``paths`` (empty when both pass)."""
+    """What `ruff format --check` and `ruff check` say about ``paths`` under each of
+    RUFF_CONFIGS (empty when all pass)."""
     out = []
-    fmt = ruff("format", "--check", "--diff", *paths)
-    if fmt.returncode != 0:
-        out.append(f"ruff format --check failed:\n{fmt.stdout}{fmt.stderr}")
-    lint = ruff("check", "--no-cache", "--output-format", "concise", *paths)
-    if lint.returncode != 0:
-        out.append(f"ruff check failed:\n{lint.stdout}{lint.stderr}")
+    for config in RUFF_CONFIGS:
+        fmt = ruff("format", "--check", "--diff", *paths, config=config)
+        if fmt.returncode != 0:
+            out.append(f"ruff format --check ({config}) failed:\n{fmt.stdout}{fmt.stderr}")
+        lint = ruff("check", "--no-cache", "--output-format", "concise", *paths, config=config)
+        if lint.returncode != 0:
+            out.append(f"ruff check ({config}) failed:\n{lint.stdout}{lint.stderr}")
     return "\n".join(out)

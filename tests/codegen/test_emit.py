@@ -177,7 +177,7 @@ def branches(src: str) -> set[tuple[str, str]]:
             for test in tests:
                 condition = ast.unparse(test)
                 condition = re.sub(
-                    r"^isinstance\(module, \((\w+, )*\w+,?\)\) or name\.endswith\('bias'\)$",
+                    r"^isinstance\(module, (unit_offset|\((\w+, )*\w+,?\))\) or name\.endswith\('bias'\)$",
                     "UNIT_OFFSET",
                     condition,
                 )
