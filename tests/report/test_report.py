@@ -103,3 +103,13 @@ def test_cli_report_writes_the_file_and_checks_its_arguments(
     assert "--seq-len" in capsys.readouterr().err
     assert main(["report", "no-such-spec", "-o", str(tmp_path / "y.html")]) in (1, 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_deep_models_share_columns_in_the_per_layer_chart() -> None:
+    spec = tiny_spec(n_layers=450, layer_overrides=[{"every": 3, "ffn": {"hidden_dim": 64}}])
+    tips = re.findall(r"<title>tiny, (layers? [^:]+): ffn ([\d,]+)</title>", report([spec]))
+    assert len(tips) == 150  # 450 layers, 3 to a column
+    assert tips[0] == ("layers 0-2, largest", "2,048")  # the wider FFN (2 x 16 x 64) shows
+    assert {size for _, size in tips} == {"2,048"}
+    shallow = re.findall(r"<title>tiny, layer (\d+): ffn ([\d,]+)</title>", report([tiny_spec()]))
+    assert shallow == [("0", "1,024"), ("1", "1,024")]
