@@ -86,7 +86,7 @@ def test_every_figure_is_laid_out_with_content(page: Path, tmp_path: Path) -> No
     measured.write_text(
         page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), encoding="utf-8"
     )
-    done = chromium(measured, tmp_path, "--window-size=1366,900", "--dump-dom")
+    done = chromium(measured, tmp_path, "--window-size=1366,768", "--dump-dom")
     assert console(done.stderr) == []
     dom = done.stdout
     figures = re.findall(r'<svg [^>]*data-w="(\d+)" data-h="(\d+)" data-n="(\d+)"', dom)
@@ -98,7 +98,7 @@ def test_every_figure_is_laid_out_with_content(page: Path, tmp_path: Path) -> No
     assert overflow and int(overflow.group(1)) <= 0, "the page scrolls sideways at 1366 px"
 
 
-@pytest.mark.parametrize("size", [(1366, 900), (1920, 1080)], ids=["laptop", "desktop"])
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "desktop"])
 def test_screenshot_without_console_messages(
     page: Path, tmp_path: Path, size: tuple[int, int]
 ) -> None:

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archspec.analysis.compute import analyse
 from archspec.cli.main import main
@@ -13,7 +15,7 @@ from archspec.draw import draw
 from archspec.plan.lower import lower
 from archspec.report import report
 from archspec.spec.load import load_spec
-from tests.strategies import tiny_spec
+from tests.strategies import hostile_text, specs, tiny_spec
 
 
 def test_report_is_deterministic_and_holds_every_section() -> None:
@@ -113,3 +115,20 @@ def test_deep_models_share_columns_in_the_per_layer_chart() -> None:
     assert {size for _, size in tips} == {"2,048"}
     shallow = re.findall(r"<title>tiny, layer (\d+): ffn ([\d,]+)</title>", report([tiny_spec()]))
     assert shallow == [("0", "1,024"), ("1", "1,024")]
+
+
+@settings(max_examples=15)
+@given(specs(), specs(), st.none() | st.integers(1, 10**6))
+def test_any_two_specs_make_a_deterministic_report(
+    a: object, b: object, seq_len: int | None
+) -> None:
+    html = report([a, b], seq_len=seq_len)
+    assert html == report([a, b], seq_len=seq_len)
+    assert html.count("<svg ") == 1 + 1 + 2 + 3
+
+
+@settings(max_examples=20)
+@given(hostile_text(), hostile_text())
+def test_no_text_in_a_spec_opens_a_tag(name: str, description: str) -> None:
+    spec = tiny_spec(name="<zz" + name, description="<zz" + description)
+    assert "<zz" not in report([spec, tiny_spec()])
