@@ -89,6 +89,14 @@ def wrap(
     return lines
 
 
+def svg_size(svg: str) -> tuple[int, int]:
+    """The pixel width and height written on the root element."""
+    found = re.search(r'<svg [^>]*width="([\d.]+)" height="([\d.]+)"', svg)
+    if found is None:
+        raise ValueError("SVG without a width and height on its root element")
+    return round(float(found.group(1))), round(float(found.group(2)))
+
+
 class Svg:
     """Elements in drawing order, on two layers: connectors behind, boxes and text in front."""
 

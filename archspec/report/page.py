@@ -12,7 +12,7 @@ from archspec.analysis.diff import Effect, Row, diff
 from archspec.analysis.params import COMPONENTS
 from archspec.analysis.units import human, human_bytes
 from archspec.draw import draw
-from archspec.draw.svg import escape
+from archspec.draw.svg import escape, svg_size
 from archspec.plan.lower import lower
 from archspec.report import charts
 from archspec.spec.model import ModelSpec
@@ -61,9 +61,7 @@ def report(specs: list[ModelSpec], seq_len: int | None = None) -> str:
     names = [spec.name for spec in specs]
     title = "archspec report: " + ", ".join(names)
     parts = [
-        '<section><h2>Architecture</h2><figure class="scroll diagram">'
-        + draw(plans)
-        + "</figure></section>",
+        _diagram(draw(plans)),
         _summary(specs, analyses, at, seq_len),
     ]
     if len(specs) > 1:
@@ -79,6 +77,19 @@ def report(specs: list[ModelSpec], seq_len: int | None = None) -> str:
         "downloaded. Hover a bar or point for its exact value.</p></header><main>"
         + "\n".join(parts)
         + "</main></body></html>\n"
+    )
+
+
+SHRINK = 0.7
+"""The diagram scales down to fit the page, but not below this: past it, it scrolls sideways
+inside its frame (the page itself never does), so its text stays readable."""
+
+
+def _diagram(svg: str) -> str:
+    width, _ = svg_size(svg)
+    return (
+        '<section><h2>Architecture</h2><figure class="scroll">'
+        f'<div style="min-width:{round(width * SHRINK)}px">{svg}</div></figure></section>'
     )
 
 
