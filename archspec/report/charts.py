@@ -58,24 +58,31 @@ def _legend(items: Sequence[tuple[str, str]], x: float, y: float, width: float) 
 
 
 def stacked_shares(
-    rows: Sequence[tuple[str, dict[str, int]]], fmt: Callable[[int], str], label: str
+    rows: Sequence[tuple[str, dict[str, int]]],
+    fmt: Callable[[int], str],
+    label: str,
+    colours: dict[str, str] = COMPONENT_COLOURS,
+    absolute: bool = False,
 ) -> str:
-    """One horizontal bar per model, split by component in proportion to its share."""
+    """One horizontal bar per model, split into parts with their shares marked; each bar full
+    width, or (``absolute``) as long as its total against the largest."""
     width, left, bar = 640, 150, 22
-    names = [k for k in COMPONENT_COLOURS if any(parts.get(k) for _, parts in rows)]
-    body = _legend([(n, COMPONENT_COLOURS[n]) for n in names], left, 14, width - left)
+    names = [k for k in colours if any(parts.get(k) for _, parts in rows)]
+    body = _legend([(n, colours[n]) for n in names], left, 14, width - left)
     top = 30
+    peak = max((sum(parts.values()) for _, parts in rows), default=0) or 1
     for i, (model, parts) in enumerate(rows):
         y = top + i * (bar + 12)
         total = sum(parts.values()) or 1
+        scale = peak if absolute else total
         body.append(_text(left - 8, y + bar / 2 + 4, fit(model, left - 12, 11), anchor="end"))
         x = left
         for name in names:
             value = parts.get(name, 0)
-            w = (width - left - 70) * value / total
+            w = (width - left - 80) * value / scale
             if w > 0:
-                tip = f"{model}: {name} {value:,} ({100 * value / total:.1f}%)"
-                body.append(_rect(x, y, w, bar, COMPONENT_COLOURS[name], tip))
+                tip = f"{model}: {name} {fmt(value)} ({100 * value / total:.1f}%)"
+                body.append(_rect(x, y, w, bar, colours[name], tip))
                 if w > 34:
                     share = f"{100 * value / total:.0f}%"
                     body.append(_text(x + w / 2, y + bar / 2 + 4, share, 10, "middle"))

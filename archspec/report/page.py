@@ -7,7 +7,13 @@ per token at a labelled context length. Every string from a spec is escaped.
 
 from __future__ import annotations
 
-from archspec.analysis.compute import KV_BYTES, WEIGHT_FORMATS, Analysis, analyse
+from archspec.analysis.compute import (
+    KV_BYTES,
+    WEIGHT_FORMATS,
+    Analysis,
+    analyse,
+    matmul_params,
+)
 from archspec.analysis.diff import Effect, Row, diff
 from archspec.analysis.params import COMPONENTS
 from archspec.analysis.units import human, human_bytes
@@ -284,11 +290,18 @@ def _flops(specs: list[ModelSpec], at: list[Analysis], seq_len: int | None) -> s
         if seq_len
         else "at each model's full context (max_seq_len)"
     )
-    bars = charts.grouped_bars(
-        ["forward GFLOPs per token"],
-        [(a.name, [a.flops_per_token]) for a in at],
+    parts = [
+        (a.name, {"weights": 2 * matmul_params(s, a.params)})
+        for s, a in zip(specs, at, strict=True)
+    ]
+    for (_, split), a in zip(parts, at, strict=True):
+        split["attention over the context"] = a.flops_per_token - split["weights"]
+    bars = charts.stacked_shares(
+        parts,
         lambda f: f"{f / 1e9:,.2f} GF",
         f"Forward FLOPs per token {label}",
+        colours={"weights": "#4dabf7", "attention over the context": "#f59f00"},
+        absolute=True,
     )
     rows = "".join(
         f'<tr><th>{escape(s.name)}</th><td class="num">{escape(_context_label(s, seq_len))}</td>'

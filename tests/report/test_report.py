@@ -132,3 +132,14 @@ def test_any_two_specs_make_a_deterministic_report(
 def test_no_text_in_a_spec_opens_a_tag(name: str, description: str) -> None:
     spec = tiny_spec(name="<zz" + name, description="<zz" + description)
     assert "<zz" not in report([spec, tiny_spec()])
+
+
+def test_flops_chart_splits_weights_and_attention_over_the_context() -> None:
+    spec = load_spec("llama2-7b")
+    html = report([spec], seq_len=2048)
+    at = analyse(spec.model_copy(update={"max_seq_len": 2048}))
+    weights = 2 * 6_476_271_616 + 2 * 32000 * 4096  # blocks + final norm, and the output head
+    attention = 32 * 4 * 32 * 128 * 2048  # 4 * n_heads * head_dim * context, per layer
+    assert at.flops_per_token == weights + attention
+    assert f"llama2-7b: weights {weights / 1e9:,.2f} GF" in html
+    assert f"llama2-7b: attention over the context {attention / 1e9:,.2f} GF" in html
