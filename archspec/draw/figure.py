@@ -42,9 +42,8 @@ KIND_COLOURS = ("#4c6ef5", "#f59f00", "#12b886", "#e64980", "#7950f2", "#868e96"
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of layer: the boxes of its block."""
+    """One kind of layer: the boxes of its block, and how many layers are of this kind."""
 
-    layer: LayerPlan
     boxes: dict[str, Box]
     count: int
 
@@ -80,7 +79,7 @@ def view(model: ModelPlan) -> View:
     kinds: dict[LayerPlan, list[int]] = {}
     for layer in model.layers:
         kinds.setdefault(dataclasses.replace(layer, index=0), []).append(layer.index)
-    kind_list = [Kind(layer, layer_boxes(layer, model), len(ix)) for layer, ix in kinds.items()]
+    kind_list = [Kind(layer_boxes(layer, model), len(ix)) for layer, ix in kinds.items()]
     order = {layer: i for i, layer in enumerate(kinds)}
     pattern = tuple(order[dataclasses.replace(layer, index=0)] for layer in model.layers)
     keys = list(dict.fromkeys(k for kind in kind_list for k in kind.boxes))
@@ -176,7 +175,7 @@ def _parallel(g: Svg, y: float, v: View, cmp: Compare) -> float:
     around them on the right; with a shared norm, one norm on the stream feeds both branches."""
     add_y = y + GAP + R
     g.add(CX, add_y, R)
-    g.path([(CX, 0), (CX, add_y - R)])
+    g.path([(CX, y), (CX, add_y - R)])
     merge_y = add_y + R + 10
     y = merge_y + 10
     left, right = CX - BRANCH, CX + BRANCH
@@ -204,22 +203,37 @@ def _parallel(g: Svg, y: float, v: View, cmp: Compare) -> float:
     return skip_y + GAP / 2
 
 
+def _sequential(g: Svg, y: float, v: View, cmp: Compare) -> float:
+    """x + post(f(pre(x))) twice (attention, then FFN), with whichever norms the plan has."""
+    top = y
+    for name in ("ffn", "attn"):
+        keys = (f"{name}_norm", name, f"{name}_post_norm")
+        y = _sublayer(g, y, [v.boxes[k] for k in keys if k in v.boxes], None, cmp)
+    g.path([(CX, top), (CX, y)])
+    return y
+
+
+def _post(g: Svg, y: float, v: View, cmp: Compare) -> float:
+    """norm(x + f(x)) twice: the norm sits on the stream after the add (original Transformer)."""
+    top = y
+    for name in ("ffn", "attn"):
+        y = _sublayer(g, y, [v.boxes[name]], v.boxes[f"{name}_norm"], cmp)
+    g.path([(CX, top), (CX, y)])
+    return y
+
+
+WIRINGS: dict[str, Callable[[Svg, float, View, Compare], float]] = {
+    "sequential": _sequential,
+    "post": _post,
+    "parallel": _parallel,
+}
+"""How a block is drawn, by the plan's wiring; each returns the bottom of what it drew."""
+
+
 def _block(v: View, cmp: Compare) -> tuple[Svg, float]:
     """The repeated block in local coordinates (top at 0); returns it and its height."""
     g = Svg()
-    b = v.boxes
-    if v.wiring == "parallel":
-        return g, _parallel(g, 0, v, cmp)
-    post = v.wiring == "post"
-    y = 0.0
-    for name in ("ffn", "attn"):
-        branch = [b[k] for k in (f"{name}_norm", name, f"{name}_post_norm") if k in b]
-        after = None
-        if post:
-            branch, after = [b[name]], b[f"{name}_norm"]
-        y = _sublayer(g, y, branch, after, cmp)
-    g.path([(CX, 0), (CX, y)])
-    return g, y
+    return g, WIRINGS[v.wiring](g, 0.0, v, cmp)
 
 
 def _pattern(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
