@@ -37,6 +37,7 @@ def headless_args(browser: str, profile: str | Path) -> list[str]:
         "--headless",
         "--disable-gpu",
         "--no-sandbox",
+        "--disable-dev-shm-usage",
         "--no-first-run",
         "--hide-scrollbars",
         f"--user-data-dir={profile}",

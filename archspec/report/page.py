@@ -1,8 +1,9 @@
 """`archspec report`: one self-contained HTML page (inline SVG and CSS, no script, no network).
 
-Sections: summary, diagrams, the diff table with each knob's effect (analysis.diff), parameter
-breakdown by component and per layer, memory against context length and weight format, FLOPs
-per token at a labelled context length. Every string from a spec is escaped.
+Sections: the diagrams, a summary, the diff table with each knob's effect (analysis.diff),
+parameters by component and per layer, memory against context length and weight format, FLOPs
+per token at a labelled context length. Every string from a spec is escaped. Figures at a chosen
+context come from `analyse` on the spec with that context as its `max_seq_len`.
 """
 
 from __future__ import annotations
