@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from archspec.analysis.units import human
@@ -41,9 +42,8 @@ KIND_COLOURS = ("#4c6ef5", "#f59f00", "#12b886", "#e64980", "#7950f2", "#868e96"
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of layer: the boxes of its block."""
+    """One kind of layer: the boxes of its block, and how many layers are of this kind."""
 
-    layer: LayerPlan
     boxes: dict[str, Box]
     count: int
 
@@ -79,7 +79,7 @@ def view(model: ModelPlan) -> View:
     kinds: dict[LayerPlan, list[int]] = {}
     for layer in model.layers:
         kinds.setdefault(dataclasses.replace(layer, index=0), []).append(layer.index)
-    kind_list = [Kind(layer, layer_boxes(layer, model), len(ix)) for layer, ix in kinds.items()]
+    kind_list = [Kind(layer_boxes(layer, model), len(ix)) for layer, ix in kinds.items()]
     order = {layer: i for i, layer in enumerate(kinds)}
     pattern = tuple(order[dataclasses.replace(layer, index=0)] for layer in model.layers)
     keys = list(dict.fromkeys(k for kind in kind_list for k in kind.boxes))
@@ -107,6 +107,7 @@ class Compare:
 
     ref: dict[str, Box] | None
     """The first column's boxes; None while drawing the first column itself."""
+    ref_plan: ModelPlan | None = None
 
     def marks(self, box: Box) -> tuple[bool, bool, set[str]]:
         """(outline the box, mark its title, keys of the facts to mark)."""
@@ -118,9 +119,6 @@ class Compare:
         facts = {key for key, text in box.facts if other.fields.get(key) != text}
         title = other.title != box.title
         return title or bool(facts) or other.signature != box.signature, title, facts
-
-    def differs(self, key: str, value: object, ref_value: object) -> bool:
-        return self.ref is not None and value != ref_value
 
 
 def _box(g: Svg, box: Box, cx: float, y: float, width: float, cmp: Compare) -> float:
@@ -177,7 +175,7 @@ def _parallel(g: Svg, y: float, v: View, cmp: Compare) -> float:
     around them on the right; with a shared norm, one norm on the stream feeds both branches."""
     add_y = y + GAP + R
     g.add(CX, add_y, R)
-    g.path([(CX, 0), (CX, add_y - R)])
+    g.path([(CX, y), (CX, add_y - R)])
     merge_y = add_y + R + 10
     y = merge_y + 10
     left, right = CX - BRANCH, CX + BRANCH
@@ -205,56 +203,151 @@ def _parallel(g: Svg, y: float, v: View, cmp: Compare) -> float:
     return skip_y + GAP / 2
 
 
+def _sequential(g: Svg, y: float, v: View, cmp: Compare) -> float:
+    """x + post(f(pre(x))) twice (attention, then FFN), with whichever norms the plan has."""
+    top = y
+    for name in ("ffn", "attn"):
+        keys = (f"{name}_norm", name, f"{name}_post_norm")
+        y = _sublayer(g, y, [v.boxes[k] for k in keys if k in v.boxes], None, cmp)
+    g.path([(CX, top), (CX, y)])
+    return y
+
+
+def _post(g: Svg, y: float, v: View, cmp: Compare) -> float:
+    """norm(x + f(x)) twice: the norm sits on the stream after the add (original Transformer)."""
+    top = y
+    for name in ("ffn", "attn"):
+        y = _sublayer(g, y, [v.boxes[name]], v.boxes[f"{name}_norm"], cmp)
+    g.path([(CX, top), (CX, y)])
+    return y
+
+
+WIRINGS: dict[str, Callable[[Svg, float, View, Compare], float]] = {
+    "sequential": _sequential,
+    "post": _post,
+    "parallel": _parallel,
+}
+"""How a block is drawn, by the plan's wiring; each returns the bottom of what it drew."""
+
+
 def _block(v: View, cmp: Compare) -> tuple[Svg, float]:
     """The repeated block in local coordinates (top at 0); returns it and its height."""
     g = Svg()
-    b = v.boxes
-    if v.wiring == "parallel":
-        return g, _parallel(g, 0, v, cmp)
-    post = v.wiring == "post"
-    y = 0.0
-    for name in ("ffn", "attn"):
-        branch = [b[k] for k in (f"{name}_norm", name, f"{name}_post_norm") if k in b]
-        after = None
-        if post:
-            branch, after = [b[name]], b[f"{name}_norm"]
-        y = _sublayer(g, y, branch, after, cmp)
-    g.path([(CX, 0), (CX, y)])
-    return g, y
+    return g, WIRINGS[v.wiring](g, 0.0, v, cmp)
 
 
-def _title(g: Svg, v: View) -> None:
-    g.text(CX, 18, fit(v.plan.name, COL_W - 20, 14), size=14, bold=True)
-    sub = f"{human(v.plan.n_params)} parameters · {v.plan.n_layers} layers · d {v.plan.d_model}"
-    g.text(CX, 34, fit(sub, COL_W - 20, 10.5), size=10.5, fill="#555")
-
-
-def _pattern(g: Svg, v: View) -> None:
+def _pattern(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
+    """The layer-pattern strip: one cell per layer coloured by its kind (runs merged), and a
+    legend of what sets each kind apart."""
     if len(v.kinds) < 2:
         return
-    g.text(CX - FRAME, 10, "Layer pattern (layer 0 at left):", size=10, anchor="start")
-    width = 2 * FRAME / len(v.pattern)
-    for i, kind in enumerate(v.pattern):
-        colour = KIND_COLOURS[kind % len(KIND_COLOURS)]
+    g.text(CX - FRAME, y + 10, "Layer pattern (layer 0 at left):", size=10, anchor="start")
+    cell = 2 * FRAME / len(v.pattern)
+    start = 0
+    for i in range(1, len(v.pattern) + 1):
+        if i < len(v.pattern) and v.pattern[i] == v.pattern[start]:
+            continue
+        colour = KIND_COLOURS[v.pattern[start] % len(KIND_COLOURS)]
+        x = CX - FRAME + start * cell
         g.rect(
-            CX - FRAME + i * width,
-            15,
-            width,
-            12,
-            fill=colour,
-            stroke="#fff",
-            stroke_width=0.5,
-            rx=0,
+            x, y + 15, (i - start) * cell, 12, fill=colour, stroke="#fff", stroke_width=0.5, rx=0
         )
+        start = i
     for k, (kind, label) in enumerate(zip(v.kinds, v.kind_labels, strict=True)):
-        y = 32 + k * 14
-        g.rect(CX - FRAME, y, 10, 10, fill=KIND_COLOURS[k % len(KIND_COLOURS)], stroke="#fff", rx=1)
+        ky = y + 32 + k * 14
+        g.rect(
+            CX - FRAME, ky, 10, 10, fill=KIND_COLOURS[k % len(KIND_COLOURS)], stroke="#fff", rx=1
+        )
         text = f"{kind.count} × {label}"
-        g.text(CX - FRAME + 14, y + 9, fit(text, 2 * FRAME - 14, 10), size=10, anchor="start")
+        g.text(CX - FRAME + 14, ky + 9, fit(text, 2 * FRAME - 14, 10), size=10, anchor="start")
 
 
 def _pattern_height(v: View) -> float:
-    return 0 if len(v.kinds) < 2 else 36 + 14 * len(v.kinds)
+    return 0 if len(v.kinds) < 2 else 40 + 14 * len(v.kinds)
+
+
+def _stream(g: Svg, y0: float, y1: float) -> None:
+    g.path([(CX, y0), (CX, y1)])
+
+
+def _output(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
+    g.text(CX, y + 10, "logits", size=10.5, fill="#555")
+    _stream(g, y + 14, y + height)
+    g.arrow(CX, y + 14, "up")
+
+
+def _input(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
+    _stream(g, y, y + height - 12)
+    g.text(CX, y + height, "tokens", size=10.5, fill="#555")
+
+
+def _boxed(key: str) -> Slot:
+    """A slot holding one box on the stream (absent boxes leave the stream running through)."""
+
+    def measure(v: View) -> float:
+        box = v.boxes.get(key)
+        return 0 if box is None else _box(Svg(), box, CX, 0, BOX_W, Compare(None)) + GAP
+
+    def paint(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
+        _stream(g, y, y + height)
+        if key in v.boxes:
+            _box(g, v.boxes[key], CX, y, BOX_W, cmp)
+
+    return Slot(measure, paint)
+
+
+def _block_height(v: View) -> float:
+    return _block(v, Compare(None))[1] + 2 * GAP
+
+
+def _repeated(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
+    """The repeated block in its dashed frame with 'N×', the stream padding it to the slot."""
+    block, own = _block(v, cmp)
+    g.rect(
+        CX - FRAME, y, 2 * FRAME, height, fill="#f7f7f9", stroke=STROKE, rx=8, dash=True, back=True
+    )
+    _stream(g, y, y + GAP)
+    _stream(g, y + GAP + own, y + height)
+    g.group(block, 0, y + GAP)
+    differs = cmp.ref_plan is not None and v.plan.n_layers != cmp.ref_plan.n_layers
+    g.text(
+        CX - FRAME - 6,
+        y + height / 2 + 5,
+        f"{v.plan.n_layers}×",
+        size=14,
+        anchor="end",
+        bold=True,
+        fill=HIGHLIGHT if differs else "#1a1a1a",
+    )
+
+
+def _title(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
+    g.text(CX, y + 18, fit(v.plan.name, COL_W - 20, 14), size=14, bold=True)
+    sub = f"{human(v.plan.n_params)} parameters · {v.plan.n_layers} layers · d {v.plan.d_model}"
+    g.text(CX, y + 34, fit(sub, COL_W - 20, 10.5), size=10.5, fill="#555")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A horizontal band of the figure: as tall as its tallest column, so columns align."""
+
+    measure: Callable[[View], float]
+    paint: Callable[[Svg, View, float, float, Compare], None]
+
+
+DECODER_ONLY = (
+    Slot(lambda v: 44, _title),
+    Slot(_pattern_height, _pattern),
+    Slot(lambda v: 22, _output),
+    _boxed("head"),
+    _boxed("final_norm"),
+    Slot(_block_height, _repeated),
+    Slot(lambda v: GAP, lambda g, v, y, h, cmp: _stream(g, y, y + h)),
+    _boxed("embed"),
+    Slot(lambda v: 24, _input),
+)
+"""The bands of a decoder-only model, top to bottom. Another stack topology (an encoder and a
+decoder with cross-attention) is another tuple of slots, or a column drawn beside this one."""
 
 
 def draw(plans: list[ModelPlan]) -> str:
@@ -268,69 +361,19 @@ def draw(plans: list[ModelPlan]) -> str:
     """
     views = [view(plan) for plan in plans]
     first = views[0]
-
-    compares = [Compare(None if v is first else first.boxes) for v in views]
-    blocks = [_block(v, cmp) for v, cmp in zip(views, compares, strict=True)]
-    pattern_h = max(_pattern_height(v) for v in views)
-    head_h, embed_h, final_h = (
-        max(_measure(v.boxes.get(key)) for v in views) for key in ("head", "embed", "final_norm")
-    )
-    block_h = max(height for _, height in blocks) + 2 * GAP
-    top = 44 + pattern_h
-    y_logits = top + 12
-    y_head = y_logits + 18
-    y_final = y_head + head_h + GAP
-    y_block = y_final + final_h + (GAP if final_h else 0) + 6
-    y_embed = y_block + block_h + 6 + GAP
-    y_tokens = y_embed + embed_h + 22
-    height = math.ceil(y_tokens + 10 + (28 if len(views) > 1 else 8))
+    heights = [max(slot.measure(v) for v in views) for slot in DECODER_ONLY]
     svg = Svg()
-    for i, (v, (block, own_h), cmp) in enumerate(zip(views, blocks, compares, strict=True)):
+    for i, v in enumerate(views):
+        cmp = Compare(None) if i == 0 else Compare(first.boxes, first.plan)
         g = Svg()
-        _title(g, v)
-        p = Svg()
-        _pattern(p, v)
-        g.group(p, 0, 44)
-        g.rect(
-            CX - FRAME,
-            y_block,
-            2 * FRAME,
-            block_h,
-            fill="#f7f7f9",
-            stroke=STROKE,
-            rx=8,
-            dash=True,
-            back=True,
-        )
-        g.path([(CX, y_logits + 4), (CX, y_block + GAP)])
-        g.path([(CX, y_block + GAP + own_h), (CX, y_tokens - 12)])
-        g.arrow(CX, y_logits + 4, "up")
-        g.text(CX, y_logits, "logits", size=10.5, fill="#555")
-        g.text(CX, y_tokens, "tokens", size=10.5, fill="#555")
-        _box(g, v.boxes["head"], CX, y_head, BOX_W, cmp)
-        if "final_norm" in v.boxes:
-            _box(g, v.boxes["final_norm"], CX, y_final, BOX_W, cmp)
-        hl = cmp.differs("n_layers", v.plan.n_layers, first.plan.n_layers)
-        g.text(
-            CX - FRAME - 6,
-            y_block + block_h / 2 + 5,
-            f"{v.plan.n_layers}×",
-            size=14,
-            anchor="end",
-            bold=True,
-            fill=HIGHLIGHT if hl else "#1a1a1a",
-        )
-        g.group(block, 0, y_block + GAP)
-        _box(g, v.boxes["embed"], CX, y_embed, BOX_W, cmp)
+        y = 0.0
+        for slot, height in zip(DECODER_ONLY, heights, strict=True):
+            slot.paint(g, v, y, height, cmp)
+            y += height
         svg.group(g, i * COL_W, 0)
+    height = math.ceil(sum(heights) + (30 if len(views) > 1 else 8))
     if len(views) > 1:
         note = f"Outlined in orange: differs from {first.plan.name} (what differs in bold)."
         svg.text(12, height - 12, fit(note, len(views) * COL_W - 24, 11), size=11, anchor="start")
     names = ", ".join(v.plan.name for v in views)
     return svg.render(len(views) * COL_W, height, title=f"Architecture of {names}")
-
-
-def _measure(box: Box | None) -> float:
-    if box is None:
-        return 0
-    return _box(Svg(), box, CX, 0, BOX_W, Compare(None))

@@ -7,6 +7,7 @@ them up without an `if` on kinds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import singledispatch
 
@@ -56,6 +57,9 @@ def merge(boxes: list[Box]) -> Box:
 
 
 def _g(x: float) -> str:
+    """Whole numbers in full (RoPE θ 1000000), others short (ε 1e-06, softcap 30.5)."""
+    if math.isfinite(x) and x == int(x) and abs(x) < 1e16:
+        return str(int(x))
     return f"{x:g}"
 
 

@@ -8,12 +8,12 @@ is written beside its target and moved into place, so a failed run never leaves 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from archspec.draw.svg import svg_size
 from archspec.errors import ArchspecError
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -37,18 +37,11 @@ def headless_args(browser: str, profile: str | Path) -> list[str]:
         "--headless",
         "--disable-gpu",
         "--no-sandbox",
+        "--disable-dev-shm-usage",
         "--no-first-run",
         "--hide-scrollbars",
         f"--user-data-dir={profile}",
     ]
-
-
-def svg_size(svg: str) -> tuple[int, int]:
-    """The pixel width and height written on the root element."""
-    found = re.search(r'<svg [^>]*width="([\d.]+)" height="([\d.]+)"', svg)
-    if found is None:
-        raise ArchspecError("SVG without a width and height on its root element")
-    return round(float(found.group(1))), round(float(found.group(2)))
 
 
 def write_png(svg: str, path: str | Path) -> str:

@@ -45,27 +45,37 @@ def fit(text: str, width: float, size: float) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _tokens(word: str, limit: int) -> list[tuple[str, str]]:
+    """``word`` as (token, joiner before it): split at spaces, then after arrows, when too long."""
+    if len(word) <= limit:
+        return [(word, "")]
+    out: list[tuple[str, str]] = []
+    for k, part in enumerate(word.split(" ")):
+        chunks = [c for c in re.split(r"(?<=→)", part) if c] if len(part) > limit else [part]
+        for j, chunk in enumerate(chunks):
+            out.append((chunk, " " if k and not j else ""))
+    return out
+
+
 def wrap(
     words: list[str], width: float, size: float, sep: str = " "
 ) -> list[list[tuple[str, int]]]:
     """Greedy line breaking of ``words`` (pieces joined by ``sep``) within ``width`` pixels:
-    the pieces of each line, each with the index of the word it comes from. A piece longer than a line is broken at its spaces; a single word
-    longer than a line is cut with an ellipsis."""
+    the pieces of each line, each with the index of the word it comes from. A piece longer than
+    a line is broken at its spaces, then after its arrows; what still does not fit is cut with
+    an ellipsis."""
     limit = max(1, int(width / (size * CHAR_WIDTH)))
     pieces: list[tuple[str, int]] = []
     for i, word in enumerate(words):
-        if len(word) <= limit:
-            pieces.append((word, i))
-            continue
         line = ""
-        for part in word.split(" "):
-            part = fit(part, width, size)
-            if line and len(line) + 1 + len(part) <= limit:
-                line += " " + part
+        for token, joiner in _tokens(word, limit):
+            token = fit(token, width, size)
+            if line and len(line) + len(joiner) + len(token) <= limit:
+                line += joiner + token
             else:
                 if line:
                     pieces.append((line, i))
-                line = part
+                line = token
         pieces.append((line, i))
     lines: list[list[tuple[str, int]]] = []
     used = 0
@@ -77,6 +87,14 @@ def wrap(
             lines.append([(piece, i)])
             used = len(piece)
     return lines
+
+
+def svg_size(svg: str) -> tuple[int, int]:
+    """The pixel width and height written on the root element."""
+    found = re.search(r'<svg [^>]*width="([\d.]+)" height="([\d.]+)"', svg)
+    if found is None:
+        raise ValueError("SVG without a width and height on its root element")
+    return round(float(found.group(1))), round(float(found.group(2)))
 
 
 class Svg:

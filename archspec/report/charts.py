@@ -58,24 +58,31 @@ def _legend(items: Sequence[tuple[str, str]], x: float, y: float, width: float) 
 
 
 def stacked_shares(
-    rows: Sequence[tuple[str, dict[str, int]]], fmt: Callable[[int], str], label: str
+    rows: Sequence[tuple[str, dict[str, int]]],
+    fmt: Callable[[int], str],
+    label: str,
+    colours: dict[str, str] = COMPONENT_COLOURS,
+    absolute: bool = False,
 ) -> str:
-    """One horizontal bar per model, split by component in proportion to its share."""
+    """One horizontal bar per model, split into parts with their shares marked; each bar full
+    width, or (``absolute``) as long as its total against the largest."""
     width, left, bar = 640, 150, 22
-    names = [k for k in COMPONENT_COLOURS if any(parts.get(k) for _, parts in rows)]
-    body = _legend([(n, COMPONENT_COLOURS[n]) for n in names], left, 14, width - left)
+    names = [k for k in colours if any(parts.get(k) for _, parts in rows)]
+    body = _legend([(n, colours[n]) for n in names], left, 14, width - left)
     top = 30
+    peak = max((sum(parts.values()) for _, parts in rows), default=0) or 1
     for i, (model, parts) in enumerate(rows):
         y = top + i * (bar + 12)
         total = sum(parts.values()) or 1
+        scale = peak if absolute else total
         body.append(_text(left - 8, y + bar / 2 + 4, fit(model, left - 12, 11), anchor="end"))
         x = left
         for name in names:
             value = parts.get(name, 0)
-            w = (width - left - 70) * value / total
+            w = (width - left - 80) * value / scale
             if w > 0:
-                tip = f"{model}: {name} {value:,} ({100 * value / total:.1f}%)"
-                body.append(_rect(x, y, w, bar, COMPONENT_COLOURS[name], tip))
+                tip = f"{model}: {name} {fmt(value)} ({100 * value / total:.1f}%)"
+                body.append(_rect(x, y, w, bar, colours[name], tip))
                 if w > 34:
                     share = f"{100 * value / total:.0f}%"
                     body.append(_text(x + w / 2, y + bar / 2 + 4, share, 10, "middle"))
@@ -85,14 +92,30 @@ def stacked_shares(
     return _svg(width, height, label, body)
 
 
+MAX_BARS = 200
+"""Past this many layers, neighbouring layers share a column (their largest count), so a very
+deep model does not turn into tens of thousands of elements."""
+
+
 def per_layer(
     model: str, layers: Sequence[dict[str, int]], fmt: Callable[[int], str], label: str
 ) -> str:
     """Columns per layer, stacked by component: where the parameters of the blocks sit."""
     width, height, left, bottom, top = 640, 150, 64, 22, 12
-    peak = max((sum(layer.values()) for layer in layers), default=0) or 1
+    group = max(1, math.ceil(len(layers) / MAX_BARS))
+    columns = []
+    for start in range(0, len(layers), group):
+        members = layers[start : start + group]
+        biggest = max(members, key=lambda layer: sum(layer.values()))
+        span = (
+            f"layer {start}"
+            if group == 1
+            else f"layers {start}-{start + len(members) - 1}, largest"
+        )
+        columns.append((span, biggest))
+    peak = max((sum(layer.values()) for _, layer in columns), default=0) or 1
     plot_w, plot_h = width - left - 10, height - top - bottom
-    step = plot_w / max(len(layers), 1)
+    step = plot_w / max(len(columns), 1)
     body = [
         f'<line x1="{left}" y1="{num(top + plot_h)}" x2="{width - 10}" y2="{num(top + plot_h)}" '
         'stroke="#888"/>',
@@ -101,14 +124,14 @@ def per_layer(
         _text(left, height - 6, "layer 0", 10),
         _text(width - 10, height - 6, f"layer {len(layers) - 1}", 10, "end"),
     ]
-    for i, layer in enumerate(layers):
+    for i, (span, layer) in enumerate(columns):
         y = top + plot_h
         for name, value in layer.items():
             h = plot_h * value / peak
             if h <= 0:
                 continue
             y -= h
-            tip = f"{model}, layer {i}: {name} {value:,}"
+            tip = f"{model}, {span}: {name} {value:,}"
             body.append(
                 _rect(left + i * step + step * 0.1, y, step * 0.8, h, COMPONENT_COLOURS[name], tip)
             )

@@ -1,18 +1,25 @@
 """`archspec report`: one self-contained HTML page (inline SVG and CSS, no script, no network).
 
-Sections: summary, diagrams, the diff table with each knob's effect (analysis.diff), parameter
-breakdown by component and per layer, memory against context length and weight format, FLOPs
-per token at a labelled context length. Every string from a spec is escaped.
+Sections: the diagrams, a summary, the diff table with each knob's effect (analysis.diff),
+parameters by component and per layer, memory against context length and weight format, FLOPs
+per token at a labelled context length. Every string from a spec is escaped. Figures at a chosen
+context come from `analyse` on the spec with that context as its `max_seq_len`.
 """
 
 from __future__ import annotations
 
-from archspec.analysis.compute import KV_BYTES, WEIGHT_FORMATS, Analysis, analyse
+from archspec.analysis.compute import (
+    KV_BYTES,
+    WEIGHT_FORMATS,
+    Analysis,
+    analyse,
+    matmul_params,
+)
 from archspec.analysis.diff import Effect, Row, diff
 from archspec.analysis.params import COMPONENTS
 from archspec.analysis.units import human, human_bytes
 from archspec.draw import draw
-from archspec.draw.svg import escape
+from archspec.draw.svg import escape, svg_size
 from archspec.plan.lower import lower
 from archspec.report import charts
 from archspec.spec.model import ModelSpec
@@ -61,9 +68,7 @@ def report(specs: list[ModelSpec], seq_len: int | None = None) -> str:
     names = [spec.name for spec in specs]
     title = "archspec report: " + ", ".join(names)
     parts = [
-        '<section><h2>Architecture</h2><figure class="scroll diagram">'
-        + draw(plans)
-        + "</figure></section>",
+        _diagram(draw(plans)),
         _summary(specs, analyses, at, seq_len),
     ]
     if len(specs) > 1:
@@ -79,6 +84,19 @@ def report(specs: list[ModelSpec], seq_len: int | None = None) -> str:
         "downloaded. Hover a bar or point for its exact value.</p></header><main>"
         + "\n".join(parts)
         + "</main></body></html>\n"
+    )
+
+
+SHRINK = 0.7
+"""The diagram scales down to fit the page, but not below this: past it, it scrolls sideways
+inside its frame (the page itself never does), so its text stays readable."""
+
+
+def _diagram(svg: str) -> str:
+    width, _ = svg_size(svg)
+    return (
+        '<section><h2>Architecture</h2><figure class="scroll">'
+        f'<div style="min-width:{round(width * SHRINK)}px">{svg}</div></figure></section>'
     )
 
 
@@ -273,11 +291,18 @@ def _flops(specs: list[ModelSpec], at: list[Analysis], seq_len: int | None) -> s
         if seq_len
         else "at each model's full context (max_seq_len)"
     )
-    bars = charts.grouped_bars(
-        ["forward GFLOPs per token"],
-        [(a.name, [a.flops_per_token]) for a in at],
+    parts = [
+        (a.name, {"weights": 2 * matmul_params(s, a.params)})
+        for s, a in zip(specs, at, strict=True)
+    ]
+    for (_, split), a in zip(parts, at, strict=True):
+        split["attention over the context"] = a.flops_per_token - split["weights"]
+    bars = charts.stacked_shares(
+        parts,
         lambda f: f"{f / 1e9:,.2f} GF",
         f"Forward FLOPs per token {label}",
+        colours={"weights": "#4dabf7", "attention over the context": "#f59f00"},
+        absolute=True,
     )
     rows = "".join(
         f'<tr><th>{escape(s.name)}</th><td class="num">{escape(_context_label(s, seq_len))}</td>'

@@ -213,8 +213,25 @@ def test_any_text_in_a_name_keeps_the_svg_valid(name: str) -> None:
     ET.fromstring(draw([lower(tiny_spec(name=name or "x"))]))
 
 
-def test_wrap_breaks_long_pieces_at_spaces_and_keeps_their_origin() -> None:
-    lines = wrap(["short", "a much longer piece of text here"], 60, 10)
-    assert all(len(" · ".join(p for p, _ in line)) <= 10 for line in lines[1:])
-    assert [i for line in lines for _, i in line][0] == 0
-    assert {i for line in lines[1:] for _, i in line} == {1}
+def test_wrap_breaks_long_pieces_at_spaces_then_arrows_and_keeps_their_origin() -> None:
+    lines = wrap(["short", "a much longer piece of text here", "2560→10240→2560"], 60, 10)
+    # 60 px at 10 px: 9 characters a line
+    assert all(len(" ".join(p for p, _ in line)) <= 9 for line in lines)
+    assert lines[0] == [("short", 0)]
+    assert [p for line in lines for p, i in line if i == 1] == [
+        "a much",
+        "longer",
+        "piece of",
+        "text here",
+    ]
+    assert [p for line in lines for p, i in line if i == 2] == ["2560→", "10240→", "2560"]
+    assert wrap(["unbreakable-word-here"], 60, 10) == [[("unbreaka…", 0)]]
+
+
+def test_pattern_strip_merges_runs_of_one_kind() -> None:
+    spec = tiny_spec(n_layers=6, layer_overrides=[{"layers": [0, 1], "ffn": {"hidden_dim": 48}}])
+    svg = draw([lower(spec)])
+    cells = re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="12" rx="0"', svg)
+    assert len(cells) == 2
+    assert float(cells[1][1]) == 2 * float(cells[0][1])  # 4 layers against 2
+    assert "2 × 16→48→16" in texts(svg) and "4 × 16→32→16" in texts(svg)

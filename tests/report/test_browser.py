@@ -81,14 +81,17 @@ def test_console_errors_are_caught(tmp_path: Path) -> None:
     assert any("undefined_call" in line for line in lines)
 
 
-def test_every_figure_is_laid_out_with_content(page: Path, tmp_path: Path) -> None:
-    measured = tmp_path / "measured.html"
-    measured.write_text(
-        page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), encoding="utf-8"
-    )
-    done = chromium(measured, tmp_path, "--window-size=1366,900", "--dump-dom")
+def measure(html: str, tmp: Path) -> str:
+    """The DOM of ``html`` at 1366 x 768 after MEASURE ran; fails on any console message."""
+    measured = tmp / "measured.html"
+    measured.write_text(html.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    done = chromium(measured, tmp, "--window-size=1366,768", "--dump-dom")
     assert console(done.stderr) == []
-    dom = done.stdout
+    return done.stdout
+
+
+def test_every_figure_is_laid_out_with_content(page: Path, tmp_path: Path) -> None:
+    dom = measure(page.read_text(encoding="utf-8"), tmp_path)
     figures = re.findall(r'<svg [^>]*data-w="(\d+)" data-h="(\d+)" data-n="(\d+)"', dom)
     # the architecture diagram, 2 component bars, 4 per-layer charts, KV, weights, FLOPs
     assert len(figures) == 1 + 1 + 4 + 3
@@ -98,7 +101,7 @@ def test_every_figure_is_laid_out_with_content(page: Path, tmp_path: Path) -> No
     assert overflow and int(overflow.group(1)) <= 0, "the page scrolls sideways at 1366 px"
 
 
-@pytest.mark.parametrize("size", [(1366, 900), (1920, 1080)], ids=["laptop", "desktop"])
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)], ids=["laptop", "desktop"])
 def test_screenshot_without_console_messages(
     page: Path, tmp_path: Path, size: tuple[int, int]
 ) -> None:
@@ -109,3 +112,12 @@ def test_screenshot_without_console_messages(
     assert console(done.stderr) == []
     assert png_size(shot) == size
     assert shot.stat().st_size > 30_000  # a rendered page, not a blank one
+
+
+def test_a_wide_diagram_scrolls_in_its_frame_and_stays_readable(tmp_path: Path) -> None:
+    names = ("gpt2", "phi-2", "falcon-7b", "olmo2-7b", "llama3-8b", "qwen2-7b", "gemma-2b")
+    dom = measure(report([load_spec(n) for n in names]), tmp_path)
+    overflow = re.search(r'data-overflow="(-?\d+)"', dom)
+    assert overflow and int(overflow.group(1)) <= 0, "the page scrolls sideways at 1366 px"
+    width = int(re.search(r'<svg [^>]*data-w="(\d+)"', dom).group(1))  # the diagram comes first
+    assert width >= 0.7 * 7 * 320 - 1  # not shrunk below 70 %: it scrolls instead

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archspec.analysis.compute import analyse
 from archspec.cli.main import main
@@ -13,7 +15,7 @@ from archspec.draw import draw
 from archspec.plan.lower import lower
 from archspec.report import report
 from archspec.spec.load import load_spec
-from tests.strategies import tiny_spec
+from tests.strategies import hostile_text, specs, tiny_spec
 
 
 def test_report_is_deterministic_and_holds_every_section() -> None:
@@ -103,3 +105,41 @@ def test_cli_report_writes_the_file_and_checks_its_arguments(
     assert "--seq-len" in capsys.readouterr().err
     assert main(["report", "no-such-spec", "-o", str(tmp_path / "y.html")]) in (1, 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_deep_models_share_columns_in_the_per_layer_chart() -> None:
+    spec = tiny_spec(n_layers=450, layer_overrides=[{"every": 3, "ffn": {"hidden_dim": 64}}])
+    tips = re.findall(r"<title>tiny, (layers? [^:]+): ffn ([\d,]+)</title>", report([spec]))
+    assert len(tips) == 150  # 450 layers, 3 to a column
+    assert tips[0] == ("layers 0-2, largest", "2,048")  # the wider FFN (2 x 16 x 64) shows
+    assert {size for _, size in tips} == {"2,048"}
+    shallow = re.findall(r"<title>tiny, layer (\d+): ffn ([\d,]+)</title>", report([tiny_spec()]))
+    assert shallow == [("0", "1,024"), ("1", "1,024")]
+
+
+@settings(max_examples=15)
+@given(specs(), specs(), st.none() | st.integers(1, 10**6))
+def test_any_two_specs_make_a_deterministic_report(
+    a: object, b: object, seq_len: int | None
+) -> None:
+    html = report([a, b], seq_len=seq_len)
+    assert html == report([a, b], seq_len=seq_len)
+    assert html.count("<svg ") == 1 + 1 + 2 + 3
+
+
+@settings(max_examples=20)
+@given(hostile_text(), hostile_text())
+def test_no_text_in_a_spec_opens_a_tag(name: str, description: str) -> None:
+    spec = tiny_spec(name="<zz" + name, description="<zz" + description)
+    assert "<zz" not in report([spec, tiny_spec()])
+
+
+def test_flops_chart_splits_weights_and_attention_over_the_context() -> None:
+    spec = load_spec("llama2-7b")
+    html = report([spec], seq_len=2048)
+    at = analyse(spec.model_copy(update={"max_seq_len": 2048}))
+    weights = 2 * 6_476_271_616 + 2 * 32000 * 4096  # blocks + final norm, and the output head
+    attention = 32 * 4 * 32 * 128 * 2048  # 4 * n_heads * head_dim * context, per layer
+    assert at.flops_per_token == weights + attention
+    assert f"llama2-7b: weights {weights / 1e9:,.2f} GF" in html
+    assert f"llama2-7b: attention over the context {attention / 1e9:,.2f} GF" in html
