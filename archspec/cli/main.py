@@ -27,9 +27,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     debug = args.debug or os.environ.get("ARCHSPEC_DEBUG", "") not in ("", "0")
+    before = os.environ.get(ALLOW_EXTENDS_OUTSIDE)
     if args.allow_extends_outside:
         os.environ[ALLOW_EXTENDS_OUTSIDE] = "1"
     _sane_streams()
+    try:
+        return _run(args, debug)
+    finally:
+        if before is None:
+            os.environ.pop(ALLOW_EXTENDS_OUTSIDE, None)
+        else:
+            os.environ[ALLOW_EXTENDS_OUTSIDE] = before
+
+
+def _run(args: argparse.Namespace, debug: bool) -> int:
+    """Run the command's handler; every failure becomes one line and an exit status."""
     try:
         code = args.handler(args)
         sys.stdout.flush()

@@ -414,3 +414,16 @@ def test_internal_errors_say_so_in_one_line(
     monkeypatch.setattr(commands, "validate", lambda a: spec_from_text("name: 1\n"))
     code, _, err = run(capsys, "--debug", "validate", "gemma-7b")  # an input error: no traceback
     assert code == 1 and "problems in spec" in err
+
+
+def test_allow_extends_outside_flag_reads_the_base_and_leaves_no_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ARCHSPEC_ALLOW_EXTENDS_OUTSIDE", raising=False)
+    spec_at(tmp_path, TINY_YAML, "base.yaml")
+    (tmp_path / "specs").mkdir()
+    child = spec_at(tmp_path / "specs", "extends: ../base.yaml\n")
+    assert run(capsys, "validate", child)[0] == 1
+    assert run(capsys, "validate", child, "--allow-extends-outside")[0] == 0
+    assert run(capsys, "--allow-extends-outside", "validate", child)[0] == 0
+    assert "ARCHSPEC_ALLOW_EXTENDS_OUTSIDE" not in os.environ
