@@ -356,6 +356,24 @@ def test_check_does_not_say_match_for_f4(
     assert code == 1 and "stored as F4" in err and "match" not in out
 
 
+@pytest.mark.parametrize("shape", [(), (7,)])
+def test_check_of_an_embedding_that_is_no_matrix_is_a_mismatch(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    shape: tuple[int, ...],
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")
+    spec_path, spec = spec_file(tmp_path)
+    tensors = checkpoint_of(spec, "falcon")
+    embed = next(name for name in tensors if "word_embeddings" in name)
+    tensors[embed] = ("F32", shape)
+    header, size = raw_header(tensors)
+    write_raw(tmp_path / "model.safetensors", header, size)
+    code, out, err = run(capsys, "check", str(spec_path), str(tmp_path / "model.safetensors"))
+    assert code == 1 and "not (rows, width)" in " ".join(out.split()), err
+
+
 def test_check_refuses_a_fifo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec_path, _ = spec_file(tmp_path)
     folder = tmp_path / "ckpt"
