@@ -237,6 +237,8 @@ def _vocab_row(spec: object, c: object) -> Row:
         what += f", padded to {spec.padded_vocab_size}"
     if got is None:
         return Row("vocabulary", False, f"no {embed} in the checkpoint ({what})")
+    if len(got) != 2:  # a scalar or a vector where the embedding matrix should be
+        return Row("vocabulary", False, f"{embed} has shape {list(got)}, not (rows, width)")
     if got[0] == rows:
         return Row("vocabulary", True, f"{rows} rows ({what})")
     hint = (

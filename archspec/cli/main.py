@@ -9,6 +9,7 @@ says it is a bug, and ``--debug`` (or ``ARCHSPEC_DEBUG=1``) shows its traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -27,9 +28,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     debug = args.debug or os.environ.get("ARCHSPEC_DEBUG", "") not in ("", "0")
+    before = os.environ.get(ALLOW_EXTENDS_OUTSIDE)
     if args.allow_extends_outside:
         os.environ[ALLOW_EXTENDS_OUTSIDE] = "1"
     _sane_streams()
+    try:
+        return _run(args, debug)
+    finally:
+        if before is None:
+            os.environ.pop(ALLOW_EXTENDS_OUTSIDE, None)
+        else:
+            os.environ[ALLOW_EXTENDS_OUTSIDE] = before
+
+
+def _run(args: argparse.Namespace, debug: bool) -> int:
+    """Run the command's handler; every failure becomes one line and an exit status."""
     try:
         code = args.handler(args)
         sys.stdout.flush()
@@ -72,7 +85,12 @@ def _report(err: Exception) -> int:
         if isinstance(err, OSError):
             # Reading a named file is checked where it happens; what gets here is the environment:
             # an unwritable output, a full disk, a closed terminal.
-            where = f"{err.filename}" if err.filename else "cannot write the output"
+            if err.filename:
+                where = str(err.filename)
+            elif err.errno in (errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EPIPE):
+                where = "cannot write the output"
+            else:
+                where = "system error"
             _fail(f"{where}: {err.strerror or err}")
             return EXIT_USAGE
         if isinstance(err, RecursionError | MemoryError):

@@ -182,3 +182,28 @@ def test_build_module_of_a_70b_spec_falls_back_to_meta(capsys: pytest.CaptureFix
     assert code == 0
     assert "on meta" in out and "meta device" in err
     assert "68,976,648,192" in out
+
+
+def test_a_bare_name_is_a_shipped_spec_and_a_path_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14.3: a local gemma-7b.yaml does not shadow the shipped name; ./ or .yaml reads it."""
+    (tmp_path / "gemma-7b.yaml").write_text(TINY)
+    monkeypatch.chdir(tmp_path)
+    _, shipped, _ = run(capsys, "params", "gemma-7b")
+    _, local, _ = run(capsys, "params", "./gemma-7b.yaml")
+    assert shipped.startswith("gemma-7b: 8.54B") and local.startswith("tiny: ")
+    code, _, err = run(capsys, "params", "gemma-2-2b")
+    assert code == 2 and "did you mean 'gemma-2b'?" in err
+
+
+def test_every_problem_of_an_override_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 14.4: a child's bad override and a field typo, reported together, in the child."""
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: llama2-7b\nname: mine\nd_model: 4001\nffn: {hiden_dim: 8}\n")
+    code, _, err = run(capsys, "validate", str(child))
+    assert code == 1
+    assert f"{child}:3:1: d_model: d_model (4001) is not divisible by attention.n_heads" in err
+    assert f"{child}:4:7: ffn.hiden_dim: unknown key 'hiden_dim'" in err

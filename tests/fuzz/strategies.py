@@ -181,6 +181,20 @@ def nested(draw: st.DrawFn) -> str:
     return TINY + "source: " + opener * depth + "1" + (closer * depth if close else "") + "\n"
 
 
+def hostile_names() -> st.SearchStrategy[str]:
+    """Valid specs whose name and description are any text at all (markup, emoji, control
+    characters, bidi overrides), written as JSON-style escapes: each must load and print."""
+    text = st.text(min_size=1, max_size=40) | st.sampled_from(
+        ["[bold]x[/]", "[/]", ":smile:", "🦙", "\u202e", "torch", "../../x", "a\\", "\x1b[2J"]
+    )
+    return st.tuples(text, st.text(max_size=40)).map(
+        lambda pair: (
+            TINY.replace("name: tiny", f"name: {json.dumps(pair[0])}")
+            + f"description: {json.dumps(pair[1])}\n"
+        )
+    )
+
+
 def yaml_texts() -> st.SearchStrategy[str | bytes]:
     """Hostile spec text: field swaps, insertions, deep nesting, and noise."""
     return st.one_of(

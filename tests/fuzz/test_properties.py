@@ -21,7 +21,7 @@ from archspec.cli.main import main
 from archspec.errors import ArchspecError
 from archspec.hf.header import read_headers
 from archspec.spec.load import spec_from_text
-from tests.fuzz.strategies import TINY, safetensors_files, yaml_texts
+from tests.fuzz.strategies import TINY, hostile_names, safetensors_files, yaml_texts
 
 SECONDS = 30.0
 """Longest any single case may take on a busy machine: more is a hang."""
@@ -115,6 +115,23 @@ def test_every_command_exits_1_or_2_and_writes_nothing_on_failure(
     assert "internal error" not in err and "Traceback" not in err, err
     if code != 0:
         assert os.listdir(out) == [], "a failed command wrote something"
+
+
+@_fixtures
+@given(text=hostile_names(), command=st.sampled_from(COMMANDS))
+def test_any_name_loads_and_every_command_prints_it(
+    folder: Path, text: str, command: tuple[str, ...]
+) -> None:
+    spec = folder / "named.yaml"
+    spec.write_text(text, encoding="utf-8")
+    out = Path(tempfile.mkdtemp(dir=folder))
+    argv = [command[0], str(spec), *command[1:]]
+    if command[0] == "build":
+        argv.append(str(out))
+    elif command[0] == "export-hf":
+        argv = ["show", str(spec), "--json"]  # a tiny SiLU spec has no HF family to export to
+    code, err = _cli(*argv)
+    assert code == 0, err
 
 
 TARGETS = [

@@ -356,6 +356,24 @@ def test_check_does_not_say_match_for_f4(
     assert code == 1 and "stored as F4" in err and "match" not in out
 
 
+@pytest.mark.parametrize("shape", [(), (7,)])
+def test_check_of_an_embedding_that_is_no_matrix_is_a_mismatch(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    shape: tuple[int, ...],
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")
+    spec_path, spec = spec_file(tmp_path)
+    tensors = checkpoint_of(spec, "falcon")
+    embed = next(name for name in tensors if "word_embeddings" in name)
+    tensors[embed] = ("F32", shape)
+    header, size = raw_header(tensors)
+    write_raw(tmp_path / "model.safetensors", header, size)
+    code, out, err = run(capsys, "check", str(spec_path), str(tmp_path / "model.safetensors"))
+    assert code == 1 and "not (rows, width)" in " ".join(out.split()), err
+
+
 def test_check_refuses_a_fifo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec_path, _ = spec_file(tmp_path)
     folder = tmp_path / "ckpt"
@@ -414,3 +432,16 @@ def test_internal_errors_say_so_in_one_line(
     monkeypatch.setattr(commands, "validate", lambda a: spec_from_text("name: 1\n"))
     code, _, err = run(capsys, "--debug", "validate", "gemma-7b")  # an input error: no traceback
     assert code == 1 and "problems in spec" in err
+
+
+def test_allow_extends_outside_flag_reads_the_base_and_leaves_no_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ARCHSPEC_ALLOW_EXTENDS_OUTSIDE", raising=False)
+    spec_at(tmp_path, TINY_YAML, "base.yaml")
+    (tmp_path / "specs").mkdir()
+    child = spec_at(tmp_path / "specs", "extends: ../base.yaml\n")
+    assert run(capsys, "validate", child)[0] == 1
+    assert run(capsys, "validate", child, "--allow-extends-outside")[0] == 0
+    assert run(capsys, "--allow-extends-outside", "validate", child)[0] == 0
+    assert "ARCHSPEC_ALLOW_EXTENDS_OUTSIDE" not in os.environ
