@@ -241,6 +241,54 @@ def train_rows(pairs: list[Pair], repeats: int, batch: int, seq: int) -> list[Ro
     return rows
 
 
+ADAPTER_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+
+def adapter_rows(pairs: list[Pair], repeats: int, batch: int, seq: int) -> list[Row]:
+    """A LoRA and a DoRA training step (r 16 on the attention projections, base frozen) against
+    peft on the transformers model: same base weights, same adapter weights (peft's, loaded into
+    archspec from the folder peft saves)."""
+    import copy
+
+    import peft
+
+    from archspec.hf.adapters import load_adapter
+
+    rows = []
+    for pair in pairs:
+        ids = torch.randint(0, pair.spec.vocab_size, (batch, seq))
+        model_type = spec_to_hf_config(pair.spec)["model_type"]
+        for kind in ("lora", "dora"):
+            config = peft.LoraConfig(
+                r=16, lora_alpha=32, target_modules=ADAPTER_TARGETS, use_dora=kind == "dora"
+            )
+            theirs = peft.get_peft_model(copy.deepcopy(pair.reference), config)
+            with tempfile.TemporaryDirectory() as folder:
+                theirs.save_pretrained(folder)
+                ours = load_adapter(pair.runtime, folder, model_type=model_type)
+            steps = [
+                partial(
+                    _train_step,
+                    model,
+                    torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4),
+                    ids,
+                    hf,
+                )
+                for model, hf in ((ours.train(), False), (theirs.train(), True))
+            ]
+            t = interleaved(steps[0], steps[1], repeats, warmup=2)
+            rows.append(
+                Row(
+                    f"5. {kind} train step (r 16 q,k,v,o)",
+                    pair.spec.name,
+                    "runtime",
+                    "peft",
+                    t,
+                )
+            )
+    return rows
+
+
 def _logits(model: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor:
     return model(ids).logits
 
@@ -278,7 +326,7 @@ def compile_rows(
         if off:  # e.g. a near-tie in top-k routing that rounding resolves the other way
             note += f" at {off} of {diff.numel()} positions (the rest agree to 1e-3)"
         rows.append(
-            Row("5. torch.compile speed-up", pair.spec.name, "compiled", "eager runtime", t, note)
+            Row("6. torch.compile speed-up", pair.spec.name, "compiled", "eager runtime", t, note)
         )
     if specs:
         ok, failed = [], []
@@ -297,7 +345,7 @@ def compile_rows(
         note = f"{len(ok)}/{len(ok) + len(failed)} shipped specs compile with fullgraph=True (no graph breaks)"
         rows.append(
             Row(
-                "5. torch.compile speed-up",
+                "6. torch.compile speed-up",
                 "every shipped spec" if len(specs) > 1 else specs[0],
                 "-",
                 "-",
@@ -333,7 +381,7 @@ def cli_rows(repeats: int, baseline: str = "import torch") -> list[Row]:
     ):
         t = interleaved(run(*argv), python, repeats)
         note = f"{statistics.median(t.candidate) * 1000:.0f} ms vs {statistics.median(t.baseline) * 1000:.0f} ms"
-        rows.append(Row("6. CLI latency", label, "archspec", f"python -c '{baseline}'", t, note))
+        rows.append(Row("7. CLI latency", label, "archspec", f"python -c '{baseline}'", t, note))
     spec = archspec.load_spec("llama2-70b")
     archspec.build_model(spec, device="meta")
     times = []
@@ -344,7 +392,7 @@ def cli_rows(repeats: int, baseline: str = "import torch") -> list[Row]:
     for case, seconds in (("first", cold), ("later", times)):
         rows.append(
             Row(
-                "6. CLI latency",
+                "7. CLI latency",
                 f"build llama2-70b on meta, {case} in a process",
                 "-",
                 "-",
@@ -402,7 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--sections", default="forward,decode,train,compile,cli", help="which sections to run"
+        "--sections",
+        default="forward,decode,train,adapters,compile,cli",
+        help="which sections to run",
     )
     parser.add_argument(
         "--system-malloc",
@@ -443,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += decode_rows(pairs, repeats, prompt, new_tokens)
         if "train" in sections:
             rows += train_rows(pairs, repeats, batch, seq)
+        if "adapters" in sections:
+            rows += adapter_rows(pairs, repeats, batch, seq)
         if "compile" in sections and not args.smoke:
             every = shipped_names() if size == sizes[0] else []
             rows += compile_rows(pairs, repeats, batch, seq, every)

@@ -32,6 +32,8 @@ def import_hf(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
+    if (path / "adapter_config.json").is_file():
+        return _import_adapter(args, path)
     config = load_hf_config(path)
     folder = path if path.is_dir() else path.parent
     name = args.name or folder.resolve().name or "model"
@@ -42,6 +44,21 @@ def import_hf(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     _print_report(report, stderr(), args.output)
+    return EXIT_OK
+
+
+def _import_adapter(args: argparse.Namespace, path: Path) -> int:
+    """A peft adapter folder as a fine-tune spec: `extends` the base, plus `adapters:`."""
+    from archspec.fileio import write_atomic
+    from archspec.hf.adapters import fine_tune_yaml
+
+    if not args.base:
+        raise UsageError(f"{path} is a peft adapter folder: pass --base SPEC (the model it tunes)")
+    text = fine_tune_yaml(path, args.base, name=args.name)
+    if args.output:
+        write_atomic(args.output, text)
+    else:
+        print(text, end="")
     return EXIT_OK
 
 

@@ -221,6 +221,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH")
     p.add_argument("-o", "--output", default=None, help="write the spec here instead of stdout")
     p.add_argument("--name", default=None, help="spec name (default: the folder name)")
+    p.add_argument(
+        "--base", default=None, help="for a peft adapter folder: the spec it fine-tunes (extends)"
+    )
     p = command("export-hf", c.export_hf, "Write a spec as a Hugging Face config.json.")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("-o", "--output", default=None, help="write config.json here instead of stdout")

@@ -304,3 +304,32 @@ def save_adapter(model: nn.Module, path: str | Path, *, model_type: str | None =
     save_file(tensors, str(folder / WEIGHTS), metadata={"format": "pt"})
     (folder / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return folder
+
+
+def fine_tune_yaml(path: str | Path, base: str, *, name: str | None = None) -> str:
+    """A fine-tune spec for the peft adapter folder at ``path``: `extends: base` plus its
+    `adapters:` section, checked against the base model (torch-free).
+
+    Args:
+        path: The adapter folder (its `adapter_config.json` is read).
+        base: The spec it fine-tunes, as `extends` names it (a shipped name or a path).
+        name: The new spec's name (default: the folder's name).
+    """
+    import yaml
+
+    from archspec.hf.config import spec_to_hf_config
+    from archspec.hf.weights import name_table
+    from archspec.spec.load import load_spec
+
+    base_spec = load_spec(base)
+    table = name_table(spec_to_hf_config(base_spec)["model_type"])
+    section = adapter_config_to_spec(read_adapter_config(path), table)
+    with_adapters(base_spec, section, str(Path(path) / CONFIG))
+    data = {
+        "name": name or Path(path).resolve().name,
+        "description": f"{base_spec.name} with the adapters of {Path(path).name}",
+        "source": {"adapter": f"peft adapter_config.json of {Path(path).name}"},
+        "extends": base,
+        "adapters": section.model_dump(mode="json", exclude_defaults=True),
+    }
+    return yaml.safe_dump(data, sort_keys=False, width=100)

@@ -190,7 +190,7 @@ class Transformer(nn.Module):
         model is a plain one again, holding the base model's parameters, all trainable."""
         merge_adapters(self)
         self.plan = self.plan.without_adapters()
-        if self.spec is not None:
+        if getattr(self, "spec", None) is not None:
             self.spec = self.spec.model_copy(update={"adapters": None})
         return self
 

@@ -172,3 +172,38 @@ def test_all_linear_on_experts_is_refused(tmp_path: Path) -> None:
     config.write_text(json.dumps(data))
     with pytest.raises(SpecError, match="all-linear on a mixture of experts"):
         load_pretrained(tmp_path / "base", adapter=tmp_path / "adapter")
+
+
+@pytest.mark.parametrize("dora", [False, True], ids=["lora", "dora"])
+def test_dropout_in_training_matches_peft(dora: bool, tmp_path: Path) -> None:
+    """In training mode, with the same seed, dropout draws the same masks in the same order
+    (DoRA recomputes the base path on the dropped input, as peft does)."""
+    hf = _base("llama", tmp_path / "base")
+    config = peft.LoraConfig(
+        r=4,
+        lora_alpha=8,
+        lora_dropout=0.3,
+        target_modules=["q_proj", "v_proj", "down_proj"],
+        use_dora=dora,
+        init_lora_weights=False,
+    )
+    pm = peft.get_peft_model(hf, config)
+    _randomise_adapters(pm)
+    pm.save_pretrained(tmp_path / "adapter")
+    ours = load_pretrained(tmp_path / "base", adapter=tmp_path / "adapter")
+    pm.train()
+    ours.train()
+    tokens = torch.randint(0, VOCAB, (2, 11), generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(5)
+    theirs_logits = pm(input_ids=tokens).logits
+    torch.manual_seed(5)
+    our_logits = ours(tokens)
+    assert (our_logits - theirs_logits).abs().max().item() < LOGITS
+    theirs_logits.logsumexp(-1).mean().backward()
+    our_logits.logsumexp(-1).mean().backward()
+    theirs = dict(pm.named_parameters())
+    names = adapter_names(ours.spec, name_table("llama"))
+    for key, param in ours.named_parameters():
+        if param.requires_grad:
+            other = theirs[_peft_key(names[key])]
+            assert (param.grad - other.grad).abs().max().item() < GRADS, key

@@ -21,11 +21,17 @@ def test_benchmark_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(sys.modules, "bench_run", module)  # dataclasses look their module up
     spec.loader.exec_module(module)
     out = tmp_path / "RESULTS.md"
-    argv = ["--smoke", "--sections", "forward,decode,train,cli", "--out", str(out)]
+    argv = ["--smoke", "--sections", "forward,decode,train,adapters,cli", "--out", str(out)]
     assert module.main(argv) == 0
     text = out.read_text()
     assert module.SMOKE_NOTE in text  # a smoke run says its ratios mean nothing
-    for section in ("1. forward", "2. generated vs runtime", "3. greedy decode", "4. train step"):
+    for section in (
+        "1. forward",
+        "2. generated vs runtime",
+        "3. greedy decode",
+        "4. train step",
+        "5. dora",
+    ):
         assert section in text
     for case in ("archspec params gemma-7b", "build llama2-70b on meta, first in a process"):
         assert case in text
