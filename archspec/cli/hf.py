@@ -27,17 +27,23 @@ def import_hf(args: argparse.Namespace) -> int:
     from archspec.cli.render import stderr
     from archspec.fileio import write_atomic
     from archspec.hf.config import hf_config_to_spec, load_hf_config
+    from archspec.hf.hub import is_hub_id, resolve
     from archspec.spec.dump import to_yaml
 
-    path = Path(args.path)
+    hub = is_hub_id(args.path)
+    path = resolve(args.path, revision=args.revision)
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
     if (path / "adapter_config.json").is_file():
         return _import_adapter(args, path)
     config = load_hf_config(path)
     folder = path if path.is_dir() else path.parent
-    name = args.name or folder.resolve().name or "model"
-    spec, report = hf_config_to_spec(config, name=name, source=str(path))
+    default_name = args.path.rsplit("/", 1)[-1] if hub else folder.resolve().name
+    name = args.name or default_name or "model"
+    source = f"https://huggingface.co/{args.path}" if hub else str(path)
+    spec, report = hf_config_to_spec(
+        config, name=name, source=source, ignore=args.ignore, vocab_size=args.vocab_size
+    )
     text = to_yaml(spec)
     if args.output:
         write_atomic(args.output, text)
@@ -87,7 +93,8 @@ def export_hf(args: argparse.Namespace) -> int:
     from archspec.hf.config import spec_to_hf_config
     from archspec.spec.load import load_spec
 
-    config = spec_to_hf_config(load_spec(args.spec))
+    layout = {"both": "both", "4": "v4", "5": "v5"}[args.transformers]
+    config = spec_to_hf_config(load_spec(args.spec), layout=layout)
     text = json.dumps(config, indent=2) + "\n"
     if args.output:
         output = Path(args.output)
@@ -115,12 +122,13 @@ def check(args: argparse.Namespace) -> int:
     """Compare a spec with a safetensors checkpoint by its header(s): exit 0 when they match."""
     from archspec.cli.render import stdout
     from archspec.hf.header import read_headers
+    from archspec.hf.hub import resolve
     from archspec.hf.weights import compare, name_table
     from archspec.plan.lower import lower
     from archspec.spec.load import load_spec
 
     spec = load_spec(args.spec)
-    path = Path(args.path)
+    path = resolve(args.path, revision=args.revision, weights=True)
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
     header = read_headers(path)

@@ -218,22 +218,46 @@ def _parser() -> argparse.ArgumentParser:
     p = command(
         "import-hf", c.import_hf, "Read a Hugging Face config.json (or model folder) as a spec."
     )
-    p.add_argument("path", metavar="PATH")
+    p.add_argument("path", metavar="PATH", help="config.json, model folder, or hub id ORG/NAME")
     p.add_argument("-o", "--output", default=None, help="write the spec here instead of stdout")
     p.add_argument("--name", default=None, help="spec name (default: the folder name)")
     p.add_argument(
         "--base", default=None, help="for a peft adapter folder: the spec it fine-tunes (extends)"
     )
+    p.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a config key you vouch does not change the architecture (repeatable)",
+    )
+    p.add_argument(
+        "--vocab-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the tokenizer's vocabulary when the config's vocab_size is padded",
+    )
+    p.add_argument("--revision", default=None, help="branch, tag or commit of a hub id")
     p = command("export-hf", c.export_hf, "Write a spec as a Hugging Face config.json.")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("-o", "--output", default=None, help="write config.json here instead of stdout")
+    p.add_argument(
+        "--transformers",
+        choices=("both", "4", "5"),
+        default="both",
+        help="key spellings: both (default; 4.4x-4.57 and 5 read the same), 4 or 5 only",
+    )
     p = command(
         "check",
         c.check,
         "Compare a spec with a safetensors checkpoint by reading only its header(s).",
     )
     p.add_argument("spec", metavar="SPEC")
-    p.add_argument("path", metavar="PATH", help="model folder, .safetensors file or index json")
+    p.add_argument(
+        "path", metavar="PATH", help="model folder, .safetensors file, index json or hub id"
+    )
+    p.add_argument("--revision", default=None, help="branch, tag or commit of a hub id")
     from archspec.cli import draw as d
 
     p = command("draw", d.draw, "Draw specs side by side as a block diagram (.svg or .png).")

@@ -69,6 +69,9 @@ METADATA_FIELDS = ("name", "description", "source", "extends", "tokens")
 
 _DTYPES = ("float32", "bfloat16", "float16")
 
+MAX_CONFIG_BYTES = 16 * 2**20
+"""Largest config.json read (real ones are a few KiB; LongRoPE factor lists keep them small)."""
+
 
 # --- meaning --------------------------------------------------------------------------------------
 
@@ -279,6 +282,11 @@ def hf_config_to_spec(
     if not isinstance(config, Mapping):
         raise HFConfigError(f"a config must be a JSON object, got {type(config).__name__}")
     model_type = config.get("model_type")
+    if model_type is not None and not isinstance(model_type, str):
+        raise HFConfigError(
+            f"'model_type' must be a string, got {type(model_type).__name__}",
+            keys=("model_type",),
+        )
     if model_type not in FAMILIES:
         what = (
             "has no model_type"
@@ -290,11 +298,14 @@ def hf_config_to_spec(
             keys=("model_type",),
         )
     family = FAMILIES[model_type]
-    keys = ConfigKeys(config)
+    # Keys the caller vouches for are read as absent, so that no reader refuses them.
+    vouched = [key for key in dict.fromkeys(ignore) if key in config and key != "model_type"]
+    keys = ConfigKeys({k: v for k, v in config.items() if k not in vouched})
     keys.take("model_type")
     data = family.read(keys)
     _read_common(keys, family, data)
-    for key in ignore:
+    keys.config = dict(config)
+    for key in vouched:
         keys.ignore(key, "ignored at the caller's request")
     for key, reason in {**family.ignorable, **GENERIC_IGNORED}.items():
         keys.ignore(key, reason)
@@ -404,24 +415,35 @@ def load_hf_config(path: str | Path) -> dict[str, Any]:
     """Read a `config.json`, or the `config.json` inside a model folder.
 
     Raises:
-        UsageError: when there is no such file.
-        HFConfigError: when the file is not a JSON object.
+        UsageError: when there is no such file, or it is not a regular file.
+        HFConfigError: when the file is too large, not UTF-8, not JSON or not a JSON object.
     """
     path = Path(path)
     file = path / "config.json" if path.is_dir() else path
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not file.exists():
         where = f"no config.json in folder {path}" if path.is_dir() else f"no such file: {file}"
-        raise UsageError(where) from None
-    except UnicodeDecodeError as err:  # bad input, like a spec that is not UTF-8: exit 1
-        raise HFConfigError(f"{file}: not UTF-8 (byte {err.start}: {err.reason})") from None
+        raise UsageError(where)
+    if not file.is_file():  # a FIFO or a device would block or never end
+        raise UsageError(f"{file}: not a regular file")
+    try:
+        if file.stat().st_size > MAX_CONFIG_BYTES:
+            raise HFConfigError(
+                f"{file}: {file.stat().st_size} bytes; a config.json is at most "
+                f"{MAX_CONFIG_BYTES} bytes"
+            )
+        raw = file.read_bytes()
     except OSError as err:
-        raise UsageError(f"cannot read {file}: {err}") from None
+        raise UsageError(f"cannot read {file}: {err.strerror or err}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise HFConfigError(f"{file}: not UTF-8 text (byte {err.start})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise HFConfigError(f"{file}:{err.lineno}:{err.colno}: not valid JSON: {err.msg}") from None
+    except (ValueError, RecursionError) as err:  # a 5,000-digit integer, nesting too deep
+        raise HFConfigError(f"{file}: not a readable config: {err}") from None
     if not isinstance(data, dict):
         raise HFConfigError(f"{file}: a config must be a JSON object, got {type(data).__name__}")
     return data

@@ -77,6 +77,8 @@ class ImportReport:
 # --- reading a config, one key at a time ---------------------------------------------------------
 
 _MISSING: Any = object()
+MAX_INT = 2**53
+"""Largest integer a config value may hold (JSON's exact-integer range)."""
 NULL_IS_ERROR: Any = _MISSING
 """Sentinel for the getters' ``null``: an explicit JSON null is an error (the default behaviour)."""
 
@@ -191,7 +193,10 @@ class ConfigKeys:
                 raise HFConfigError(f"'{key}' is null; transformers needs {what} here", keys=(key,))
             return null
         if not check(value):
-            raise HFConfigError(f"'{key}' must be {what}, got {value!r}", keys=(key,))
+            shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+            raise HFConfigError(f"'{key}' must be {what}, got {shown}", keys=(key,))
+        if cast is int and abs(value) > MAX_INT:
+            raise HFConfigError(f"'{key}' is {value:.3g}, beyond any real model", keys=(key,))
         return cast(value)
 
     def expect(self, key: str, allowed: Iterable[Any], why: str) -> None:
@@ -222,7 +227,10 @@ def is_int(value: Any) -> bool:
 
 
 def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number (an integer too large for a float is not one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return value.bit_length() <= 1000 if isinstance(value, int) else math.isfinite(value)
 
 
 def is_bool(value: Any) -> bool:

@@ -8,12 +8,13 @@ against the model before any is loaded, so a checkpoint that does not fit fails 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from archspec.errors import CheckpointError, UsageError
@@ -37,15 +38,23 @@ def load_pretrained(
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
     adapter: str | Path | None = None,
+    ignore: Iterable[str] = (),
+    vocab_size: int | None = None,
+    revision: str | None = None,
 ) -> nn.Module:
     """Build the archspec model a Hugging Face model folder describes and load its weights.
 
     Args:
         path: A folder with `config.json` and `model.safetensors` (or a sharded
-            `model.safetensors.index.json` with its shards).
+            `model.safetensors.index.json` with its shards), or a hub id `ORG/NAME` (with the
+            `hub` extra; honours `HF_HUB_OFFLINE` and the hub cache).
         device: Where the parameters go (default CPU).
         dtype: Parameter dtype (default float32, as :func:`~archspec.nn.model.build_model`).
         adapter: A peft LoRA/DoRA adapter folder to load on top (:mod:`archspec.hf.adapters`).
+        ignore: Config keys you vouch do not change the architecture (see
+            :func:`~archspec.hf.config.hf_config_to_spec`).
+        vocab_size: The tokenizer's vocabulary when the config's `vocab_size` is padded.
+        revision: Branch, tag or commit of a hub id.
 
     Returns:
         The runtime module, with ``model.spec`` the imported spec.
@@ -53,13 +62,23 @@ def load_pretrained(
     Raises:
         UsageError: No such folder, or no config.json / safetensors file in it.
         HFConfigError: The config cannot be imported exactly.
-        CheckpointError: A tensor is missing, unexpected or mis-shaped (all are listed).
+        CheckpointError: A tensor is missing, unexpected or mis-shaped (all are listed), or a
+            file cannot be read.
     """
     from archspec.hf.config import hf_config_to_spec, load_hf_config
+    from archspec.hf.hub import is_hub_id, resolve
 
-    folder = _folder(path)
+    hub = is_hub_id(str(path))
+    folder = _folder(resolve(path, revision=revision, weights=True))
     config = load_hf_config(folder)
-    spec, _ = hf_config_to_spec(config, name=folder.resolve().name or "model", source=str(folder))
+    name = str(path).rsplit("/", 1)[-1] if hub else folder.resolve().name
+    spec, _ = hf_config_to_spec(
+        config,
+        name=name or "model",
+        source=f"https://huggingface.co/{path}" if hub else str(folder),
+        ignore=ignore,
+        vocab_size=vocab_size,
+    )
     model = load_checkpoint(
         folder, spec, model_type=config["model_type"], device=device, dtype=dtype
     )
@@ -115,11 +134,19 @@ def load_checkpoint(
     return model
 
 
-def load_state_dict_into(model: nn.Module, path: str | Path) -> nn.Module:
+def load_state_dict_into(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    ignore: Iterable[str] = (),
+    vocab_size: int | None = None,
+    revision: str | None = None,
+) -> nn.Module:
     """Fill an archspec-built module (runtime, or a generated file's) from a Hugging Face folder.
 
     The family and shapes come from the folder's config.json; the module must have the same
     state-dict keys and shapes, which is checked for every tensor before anything is copied.
+    ``path``, ``ignore``, ``vocab_size`` and ``revision`` are as for :func:`load_pretrained`.
 
     Returns:
         ``model``, loaded in place (values cast to each parameter's dtype and device).
@@ -128,12 +155,15 @@ def load_state_dict_into(model: nn.Module, path: str | Path) -> nn.Module:
         CheckpointError: The checkpoint does not fit the module (every problem listed).
     """
     from archspec.hf.config import hf_config_to_spec, load_hf_config
+    from archspec.hf.hub import resolve
     from archspec.hf.weights import CheckpointMismatch
     from archspec.plan.lower import lower
 
-    folder = _folder(path)
+    folder = _folder(resolve(path, revision=revision, weights=True))
     config = load_hf_config(folder)
-    spec, _ = hf_config_to_spec(config, name=folder.resolve().name or "model")
+    spec, _ = hf_config_to_spec(
+        config, name=folder.resolve().name or "model", ignore=ignore, vocab_size=vocab_size
+    )
     plan = lower(spec)
     comparison = _check(plan, name_table(config["model_type"]), folder)
     state = _archspec_tensors(folder, comparison, plan)
@@ -335,38 +365,71 @@ def _archspec_tensors(
     dtype: torch.dtype | None = None,
 ) -> dict[str, torch.Tensor]:
     """Every archspec tensor, read from the shards, transformed by the rules and converted one
-    rule at a time (so at most one rule's tensors exist in both dtypes at once)."""
+    rule at a time (so at most one rule's tensors exist in both dtypes at once). On a terminal,
+    a sharded checkpoint shows a progress bar."""
     shapes = archspec_shapes(plan)
     out: dict[str, torch.Tensor] = {}
-    with _open_shards(path) as get:
+    with _open_shards(path) as (get, n_files), _progress(len(comparison.rules), n_files) as step:
         for rule in comparison.rules:
             tensors = [get(comparison.renamed[name]) for name in rule.hf]
             for key, tensor in zip(rule.ours, from_hf(rule, tensors, shapes), strict=True):
                 out[key] = tensor.to(device=device, dtype=dtype).contiguous()
+            step()
     return out
 
 
 @contextmanager
-def _open_shards(path: Path) -> Iterator:
-    """A getter name -> tensor over every shard of the checkpoint, kept open (memory-mapped)."""
+def _progress(total: int, n_files: int) -> Iterator[Callable[[], None]]:
+    """A step function that advances a rich progress bar on a terminal (stderr), else nothing."""
+    if n_files < 2 or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn(f"loading {n_files} shards"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task("load", total=total)
+        yield lambda: progress.advance(task)
+
+
+@contextmanager
+def _open_shards(path: Path) -> Iterator[tuple[Callable[[str], torch.Tensor], int]]:
+    """A getter name -> tensor over every shard of the checkpoint, kept open (memory-mapped),
+    and the number of files. A file safetensors cannot read is a CheckpointError naming it."""
     files = checkpoint_files(path)
     if files[0].name.endswith(".json"):
         where = index_shards(files[0])
     else:
         where = {}
         for file in files:
-            with safe_open(file, framework="pt") as handle:
+            with _reading(file), safe_open(file, framework="pt") as handle:
                 where.update(dict.fromkeys(handle.keys(), file))
     with ExitStack() as stack:
-        handles = {
-            file: stack.enter_context(safe_open(file, framework="pt"))
-            for file in set(where.values())
-        }
+        handles = {}
+        for file in sorted(set(where.values())):
+            with _reading(file):
+                handles[file] = stack.enter_context(safe_open(file, framework="pt"))
 
         def get(name: str) -> torch.Tensor:
-            return handles[where[name]].get_tensor(name)
+            file = where.get(name)
+            if file is None:
+                raise CheckpointError(f"{path}: tensor {name} is in no shard")
+            with _reading(file):
+                return handles[file].get_tensor(name)
 
-        yield get
+        yield get, len(handles)
+
+
+@contextmanager
+def _reading(file: Path) -> Iterator[None]:
+    """Turn what safetensors or the OS raise on a bad file into a CheckpointError naming it."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (SafetensorError, OSError, ValueError, TypeError, RuntimeError, RecursionError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise CheckpointError(f"{file}: cannot be read as safetensors ({first[:200]})") from None
 
 
 @contextmanager

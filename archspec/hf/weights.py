@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Literal, NamedTuple
 
 from archspec.errors import CheckpointError
 from archspec.hf.families import FAMILIES
@@ -33,8 +33,7 @@ Shape = tuple[int, ...]
 Op = Literal["copy", "concat", "grouped_qkv", "stack"]
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """HF tensors `hf` hold archspec tensors `ours`, related by `op`.
 
     * `copy`: one tensor each, equal.
@@ -81,18 +80,48 @@ def archspec_shapes(plan: ModelPlan, *, include_tied: bool = False) -> dict[str,
 
     A tied head shares `embed.weight`; its `lm_head.weight` is listed only with ``include_tied``.
     """
+    out = _top_shapes(plan, include_tied=include_tied)
+    head = {k: out.pop(k) for k in ("final_norm.weight", "final_norm.bias") if k in out}
+    head.update({k: out.pop(k) for k in ("lm_head.weight", "lm_head.bias") if k in out})
+    for layer in plan.layers:
+        prefix = f"layers.{layer.index}."
+        out.update({prefix + k: s for k, s in _local_shapes(layer).items()})
+    out.update(head)
+    return out
+
+
+def _top_shapes(plan: ModelPlan, *, include_tied: bool = False) -> dict[str, Shape]:
+    """The parameters outside the blocks: embedding, positions, final norm, head."""
     d, rows = plan.d_model, plan.vocab_rows
     out: dict[str, Shape] = {"embed.weight": (rows, d)}
     if plan.position == "learned":
         out["pos_embed.weight"] = (plan.max_seq_len, d)
-    for layer in plan.layers:
-        out.update(_layer_shapes(layer, f"layers.{layer.index}."))
     out.update(_norm_shapes(plan.final_norm, "final_norm."))
     if include_tied or not plan.tie_embeddings:
         out["lm_head.weight"] = (rows, d)
     if plan.head_bias:
         out["lm_head.bias"] = (rows,)
     return out
+
+
+def _signature(layer: LayerPlan) -> LayerPlan:
+    """The layer with its position numbers zeroed: layers equal under it have the same tensors."""
+    return replace(layer, index=0, mask=0)
+
+
+_LOCAL_CACHE: dict[LayerPlan, dict[str, Shape]] = {}
+
+
+def _local_shapes(layer: LayerPlan) -> dict[str, Shape]:
+    """A block's parameters relative to `layers.{i}.` (computed once per kind of block, so that
+    a deep model costs one dict copy per layer)."""
+    key = _signature(layer)
+    found = _LOCAL_CACHE.get(key)
+    if found is None:
+        if len(_LOCAL_CACHE) > 1024:
+            _LOCAL_CACHE.clear()
+        found = _LOCAL_CACHE[key] = _layer_shapes(layer, "")
+    return found
 
 
 def _norm_shapes(norm: NormPlan | None, prefix: str) -> dict[str, Shape]:
@@ -179,7 +208,7 @@ def rules(
         CheckpointError: A tensor of the plan has no place in this family (e.g. a bias a fused
             projection cannot hold, or a norm the family does not have).
     """
-    shapes = archspec_shapes(plan)
+    shapes = _top_shapes(plan)
     out: list[Rule] = []
     unplaced: list[str] = []
     for key in ("embed", "pos_embed", "final_norm", "lm_head"):
@@ -191,13 +220,33 @@ def rules(
                 else:
                     unplaced.append(ours)
     names = set(checkpoint_names) if checkpoint_names is not None else None
-    per_layer: dict[str, dict[str, Shape]] = {}
-    for key, shape in shapes.items():  # one pass: grouping by layer must stay linear in layers
-        if key.startswith("layers."):
-            index, _, local = key[len("layers.") :].partition(".")
-            per_layer.setdefault(index, {})[local] = shape
+    # Rules are made once per kind of block and renumbered for the others: linear in layers.
+    templates: dict[tuple[LayerPlan, bool], tuple[int, list[Rule], list[str]]] = {}
     for layer in plan.layers:
-        out += _layer_rules(table, layer, per_layer.get(str(layer.index), {}), names, unplaced)
+        hf_prefix = table.layer.format(i=layer.index)
+        fused = names is not None and hf_prefix + "mlp.experts.gate_up_proj" in names
+        key = (_signature(layer), fused)
+        if key not in templates:
+            missing: list[str] = []
+            made = _layer_rules(table, layer, dict(_local_shapes(layer)), fused, missing)
+            templates[key] = (layer.index, made, missing)
+            out += made
+            unplaced += missing
+            continue
+        first, made, missing = templates[key]
+        renumber = _renumber(table, first, layer.index)
+        out += [
+            Rule(
+                tuple(map(renumber.hf, r.hf)),
+                tuple(map(renumber.ours, r.ours)),
+                r.op,
+                r.dim,
+                r.groups,
+                r.transpose,
+            )
+            for r in made
+        ]
+        unplaced += map(renumber.ours, missing)
     if unplaced:
         raise CheckpointError(
             f"the {table.name} checkpoint format has no place for {len(unplaced)} tensor(s) of this "
@@ -206,11 +255,33 @@ def rules(
     return out
 
 
+@dataclass(frozen=True)
+class _Renumber:
+    """Moves names of block ``old`` to block ``new`` (archspec and HF prefixes)."""
+
+    ours_old: str
+    ours_new: str
+    hf_old: str
+    hf_new: str
+
+    def ours(self, name: str) -> str:
+        return self.ours_new + name[len(self.ours_old) :]
+
+    def hf(self, name: str) -> str:
+        return self.hf_new + name[len(self.hf_old) :]
+
+
+def _renumber(table: NameTable, old: int, new: int) -> _Renumber:
+    return _Renumber(
+        f"layers.{old}.", f"layers.{new}.", table.layer.format(i=old), table.layer.format(i=new)
+    )
+
+
 def _layer_rules(
     table: NameTable,
     layer: LayerPlan,
     keys: dict[str, Shape],
-    names: set[str] | None,
+    fused: bool,
     unplaced: list[str],
 ) -> list[Rule]:
     ours_prefix = f"layers.{layer.index}."
@@ -248,7 +319,7 @@ def _layer_rules(
     if table.fused_gate_up is not None and not layer.ffn.moe:
         out += _fused_rules(table.fused_gate_up, hf_prefix, ours_prefix, ("gate", "up"), left)
     if layer.ffn.moe:
-        out += _moe_rules(table, layer, left, ours_prefix, hf_prefix, names, unplaced)
+        out += _moe_rules(table, layer, left, ours_prefix, hf_prefix, fused, unplaced)
     for local in sorted(left):
         module, _, param = local.rpartition(".")
         if module not in modules:
@@ -290,7 +361,7 @@ def _moe_rules(
     left: dict[str, Shape],
     ours_prefix: str,
     hf_prefix: str,
-    names: set[str] | None,
+    fused: bool,
     unplaced: list[str],
 ) -> list[Rule]:
     """The experts: one tensor per expert (`experts.{e}.gate_proj`, Mixtral's `w1/w3/w2`: what
@@ -304,7 +375,6 @@ def _moe_rules(
         unplaced.extend(ours_prefix + k for k in moe_keys)
         return []
     ffn = layer.ffn
-    fused = names is not None and hf_prefix + "mlp.experts.gate_up_proj" in names
     if ffn.bias or not ffn.gated or ffn.router_bias:
         unplaced.extend(
             ours_prefix + k for k in moe_keys if "bias" in k or k == "ffn.experts.up_proj"
@@ -449,9 +519,7 @@ def compare(plan: ModelPlan, table: NameTable, found: Mapping[str, Shape]) -> Co
     expected = expected_hf_shapes(plan, rule_list)
     missing = tuple(sorted((name for name in expected if name not in canonical), key=natural_key))
     ignored, unexpected = [], []
-    for name in sorted(canonical, key=natural_key):
-        if name in expected:
-            continue
+    for name in sorted((n for n in canonical if n not in expected), key=natural_key):
         tied_extra = plan.tie_embeddings and name == tied_head_name(table)
         (ignored if tied_extra or is_ignored(table, name) else unexpected).append(name)
     mis_shaped = tuple(

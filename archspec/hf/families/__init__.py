@@ -22,6 +22,7 @@ from archspec.hf.families import (
     olmoe,
     phi,
     phi3,
+    phi_msft,
     qwen2,
     qwen3,
     qwen3_moe,
@@ -52,6 +53,7 @@ FAMILIES: dict[str, Family] = {
         gptj,
         starcoder2,
         olmoe,
+        phi_msft,
     )
 }
 """Every supported family by model_type, in the order export tries them (the first exact one wins)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from archspec.hf.keys import NULL_IS_ERROR, ConfigKeys, HFConfigError, Layout
+from archspec.hf.keys import NULL_IS_ERROR, ConfigKeys, HFConfigError, Layout, is_number
 from archspec.hf.tables import NameTable
 from archspec.spec import resolve
 from archspec.spec.model import ModelSpec
@@ -112,8 +112,9 @@ _ROPE_FIELDS: dict[str, frozenset[str]] = {
 
 
 def _number(value: Any, where: str, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise HFConfigError(f"{where}: '{key}' must be a number, got {value!r}", keys=(where,))
+    if not is_number(value) or abs(value) > 1e300:
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise HFConfigError(f"{where}: '{key}' must be a finite number, got {shown}", keys=(where,))
     return float(value)
 
 
@@ -178,6 +179,10 @@ def read_rope(
         position["fraction"] = partial
 
     kind = rope.get("rope_type") or rope.get("type") or "default"
+    if not isinstance(kind, str):
+        raise HFConfigError(
+            f"{where}: rope_type must be a string, got {type(kind).__name__}", keys=(where,)
+        )
     if kind not in _ROPE_FIELDS:
         why = {
             "dynamic": "dynamic NTK rescales with the running sequence length; archspec's `ntk` "
@@ -343,6 +348,10 @@ def write_rope(spec: ModelSpec, layout: Layout, *, fraction: bool = False) -> di
 # --- shared pieces of spec data -------------------------------------------------------------------
 
 
+MAX_LAYERS = 100_000
+"""Most layers a config may have (real models have a few hundred at most)."""
+
+
 @dataclass(frozen=True)
 class Sizes:
     """The size keys every family has, read and defaulted."""
@@ -355,6 +364,14 @@ class Sizes:
     head_dim: int
     max_seq_len: int
     tie: bool
+
+    def __post_init__(self) -> None:
+        # Readers build per-layer lists: bound the count before any work grows with it.
+        if not 0 < self.n_layers <= MAX_LAYERS:
+            raise HFConfigError(
+                f"{self.n_layers} layers: archspec reads configs of 1 to {MAX_LAYERS:,} layers",
+                keys=("num_hidden_layers",),
+            )
 
 
 def read_sizes(

@@ -23,6 +23,8 @@ from archspec.spec.model import ModelSpec
 
 def read(k: ConfigKeys) -> dict[str, Any]:
     s = read_sizes(k, "llama", LLAMA, head_dim_null=True, divisible=True)
+    # nanotron exports (SmolLM2): transformers' Llama rotates halves whatever this flag says
+    k.expect("rope_interleaved", (False, None), "transformers' Llama rotates halves, not pairs")
     qkvo = k.get_bool("attention_bias", False)
     return assemble(
         s,
@@ -45,4 +47,11 @@ def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
     }
 
 
-FAMILY = Family("llama", "LlamaForCausalLM", read, write, llama_names("llama"))
+FAMILY = Family(
+    "llama",
+    "LlamaForCausalLM",
+    read,
+    write,
+    llama_names("llama"),
+    {"is_llama_config": "nanotron export flag (SmolLM2); transformers does not read it"},
+)
