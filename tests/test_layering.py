@@ -79,6 +79,7 @@ LAYERS = {
     "plan": 4,
     "nn": 5,
     "codegen": 5,
+    "parallel": 5,
     "hf": 6,
     "cli": 7,
 }

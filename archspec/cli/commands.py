@@ -28,6 +28,10 @@ def validate(args: argparse.Namespace) -> int:
     from archspec.cli.render import stdout
 
     specs = _load_all(args.specs)
+    if getattr(args, "tp", None) is not None:
+        from archspec.cli.plan import check_tp
+
+        check_tp(args.specs, args.tp)
     out = stdout()
     for ref, spec in zip(args.specs, specs, strict=True):
         out.print(f"[green]ok[/] {ref} ({spec.name})")
