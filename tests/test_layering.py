@@ -80,6 +80,7 @@ LAYERS = {
     "nn": 5,
     "codegen": 5,
     "parallel": 5,
+    "train": 6,
     "hf": 6,
     "cli": 7,
 }
