@@ -314,3 +314,107 @@ def build_model(
     if dtype is not None:
         model.to(dtype)
     return model
+
+
+# Tensor parallelism (archspec.parallel.layout): (module path, style) for the modules outside the
+# blocks, then each distinct block layout (paths inside a block) and the layout of each block.
+# MoE layers are replicated under tensor parallelism (FSDP still shards them).
+TP_TOP = (
+    ("embed", "vocab_embed"),
+    ("final_norm", "norm"),
+    ("lm_head", "vocab_head"),
+)
+TP_BLOCKS = (
+    (
+        ("attn_norm", "norm"),
+        ("ffn_norm", "norm"),
+        ("attn", "gather"),
+        ("attn.q_proj", "colwise"),
+        ("attn.k_proj", "colwise"),
+        ("attn.v_proj", "colwise"),
+        ("attn.o_proj", "rowwise"),
+        ("ffn", "gather"),
+        ("ffn.up_proj", "colwise"),
+        ("ffn.down_proj", "rowwise"),
+    ),
+)
+TP_LAYER_BLOCKS = (0,) * 12
+
+
+def parallelize(
+    model: Transformer,
+    mesh: torch.distributed.device_mesh.DeviceMesh,
+    *,
+    tp: str = "tp",
+    dp: str = "dp",
+    loss_parallel: bool = False,
+    mixed_precision: torch.distributed.fsdp.MixedPrecisionPolicy | None = None,
+    activation_checkpointing: bool = False,
+) -> Transformer:
+    """Split the model across `mesh` in place: tensor parallelism (Megatron-style, sequence-
+    parallel norms, vocabulary-parallel embedding and head) over the mesh dimension `tp`, then
+    FSDP2 over `dp`, each block and then the root. Either dimension may be absent."""
+    import inspect
+
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+    from torch.distributed.tensor import Replicate, Shard
+    from torch.distributed.tensor import parallel as tp_styles
+
+    def rest(module: nn.Module) -> tuple[None, ...]:  # inputs after the residual stream
+        return (None,) * (len(inspect.signature(module.forward).parameters) - 1)
+
+    styles = {
+        "vocab_embed": lambda m: tp_styles.RowwiseParallel(
+            input_layouts=Replicate(), output_layouts=Shard(1)
+        ),
+        "norm": lambda m: tp_styles.SequenceParallel(use_local_output=True),
+        # Per-head QK-norms run on (B, heads, T, head_dim): the heads are split on dim 1.
+        "head_norm": lambda m: tp_styles.SequenceParallel(
+            sequence_dim=1,
+            use_local_output=True,
+        ),
+        "colwise": lambda m: tp_styles.ColwiseParallel(),
+        "rowwise": lambda m: tp_styles.RowwiseParallel(output_layouts=Shard(1)),
+        "gather": lambda m: tp_styles.PrepareModuleInput(
+            input_layouts=(Shard(1), *rest(m)),
+            desired_input_layouts=(Replicate(), *rest(m)),
+            use_local_output=True,
+        ),
+        "replicated": lambda m: tp_styles.PrepareModuleInputOutput(
+            input_layouts=(Shard(1), *rest(m)),
+            desired_input_layouts=(Replicate(), *rest(m)),
+            use_local_input=True,
+            output_layouts=(Replicate(),),
+            desired_output_layouts=(Shard(1),),
+            use_local_output=True,
+        ),
+        "vocab_head": lambda m: tp_styles.ColwiseParallel(
+            input_layouts=Shard(1),
+            output_layouts=Shard(-1) if loss_parallel else Replicate(),
+            use_local_output=not loss_parallel,
+        ),
+    }
+    names = mesh.mesh_dim_names or ()
+    if tp in names and mesh[tp].size() > 1:
+        layout = TP_TOP + tuple(
+            (f"layers.{i}.{path}", style)
+            for i, b in enumerate(TP_LAYER_BLOCKS)
+            for path, style in TP_BLOCKS[b]
+        )
+        plan = {p: styles[s](model.get_submodule(p)) for p, s in layout}
+        tp_styles.parallelize_module(model, mesh[tp], plan)
+        # Re-tie: both are split by vocabulary rows.
+        model.lm_head.weight = model.embed.weight
+    if activation_checkpointing:
+        from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import (
+            checkpoint_wrapper,
+        )
+
+        for i, block in enumerate(model.layers):
+            model.layers[i] = checkpoint_wrapper(block)
+    if dp in names:
+        policy = mixed_precision or MixedPrecisionPolicy()
+        for block in model.layers:
+            fully_shard(block, mesh=mesh[dp], mp_policy=policy)
+        fully_shard(model, mesh=mesh[dp], mp_policy=policy)
+    return model

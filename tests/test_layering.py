@@ -92,6 +92,8 @@ LAYERS = {
     "codegen": 5,
     "draw": 5,
     "report": 6,
+    "parallel": 5,
+    "train": 6,
     "hf": 6,
     "cli": 7,
 }

@@ -14,6 +14,10 @@ def validate(args: argparse.Namespace) -> int:
     from archspec.cli.render import shown, stdout
 
     specs = load_all(args.specs)
+    if getattr(args, "tp", None) is not None:
+        from archspec.cli.plan import check_tp
+
+        check_tp(args.specs, args.tp)
     out = stdout()
     for ref, spec in zip(args.specs, specs, strict=True):
         out.print(f"[green]ok[/] {shown(ref)} ({shown(spec.name)})")

@@ -169,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("validate", c.validate, "Check specs; print every problem with its location.")
     p.add_argument("specs", nargs="+", metavar="SPEC", help="spec file or shipped name")
+    p.add_argument("--tp", type=int, default=None, help="also check a split over TP ranks")
     p = command("params", c.params, "Count parameters exactly, without building anything.")
     p.add_argument("specs", nargs="+", metavar="SPEC")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -215,6 +216,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="--emit module: device (default: cpu, or meta when it would not fit in memory)",
     )
+    from archspec.cli import plan
+
+    plan.add_arguments(command("plan", plan.plan, "Memory per device of a training step."))
     p = command(
         "import-hf", c.import_hf, "Read a Hugging Face config.json (or model folder) as a spec."
     )

@@ -18,6 +18,7 @@ import jinja2
 
 from archspec.analysis.params import count_params
 from archspec.codegen import filters
+from archspec.parallel.layout import parallel_layout
 from archspec.plan.lower import lower
 from archspec.plan.types import (
     AdapterPlan,
@@ -179,6 +180,7 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         "activations": sorted({f.activation for f in ffns.values()}),
         "single_mask": len(plan.windows) == 1,
         "names_of_norm": lambda p: names.names[("norm",) + _norm_key(p)],
+        "parallel": parallel_layout(plan),
         "ffn_doc": {name: _FFN_DOC[f.class_name.removeprefix("MoE")] for name, f in ffns.items()},
         "adapters": adapters,
         "linear_class": lambda p: _linear_class(p, names),

@@ -1,4 +1,5 @@
-"""Training helpers (torch): optimizer parameter groups for adapters, LoRA+ included."""
+"""Training (torch): optimizer parameter groups for adapters (LoRA+ included), and training on
+torch.distributed: `python -m archspec.train` under torchrun (see `__main__`)."""
 
 from __future__ import annotations
 

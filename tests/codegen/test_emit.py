@@ -141,6 +141,13 @@ ALLOWED_BRANCHES: dict[str, set[str]] = {
     "autocast_grouped_linear": {
         "torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)"
     },
+    # Scale-out: which mesh dimensions the caller gave, and the caller's options.
+    "parallelize": {
+        "tp in names and mesh[tp].size() > 1",
+        "dp in names",
+        "activation_checkpointing",
+        "loss_parallel",
+    },
     # Building: meta device, dtype argument, and which parameters init_weights zeroes.
     "build_model": {"model.embed.weight.device.type != 'meta'", "dtype is not None"},
     "Transformer.init_weights": {"name.endswith('bias')", "param.ndim == 1", "UNIT_OFFSET"},
