@@ -128,6 +128,9 @@ def test_matches_peft(family: str, name: str, tmp_path: Path) -> None:
     theirs_logits = pm(input_ids=tokens).logits
     our_logits = ours(tokens)
     assert (our_logits - theirs_logits).abs().max().item() < LOGITS
+    with torch.no_grad(), pm.disable_adapter():
+        base_logits = pm(input_ids=tokens).logits
+    assert (our_logits - base_logits).abs().max().item() > 1e-3  # the adapters do matter
 
     # Gradients of every adapter tensor after one backward of the same loss.
     for logits in (theirs_logits, our_logits):
