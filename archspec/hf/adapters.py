@@ -241,9 +241,7 @@ def load_adapter(model: nn.Module, path: str | Path, *, model_type: str) -> nn.M
     from safetensors.torch import load_file
 
     from archspec.hf.weights import CheckpointMismatch, name_table
-    from archspec.nn.lora import freeze_base
-    from archspec.nn.model import Transformer
-    from archspec.plan.lower import lower
+    from archspec.nn.model import add_adapters
 
     table = name_table(model_type)
     section = adapter_config_to_spec(read_adapter_config(path), table)
@@ -253,9 +251,7 @@ def load_adapter(model: nn.Module, path: str | Path, *, model_type: str) -> nn.M
     if not weights_file.is_file():
         raise UsageError(f"{path}: no {WEIGHTS}")
     found = load_file(str(weights_file))
-    plan = lower(spec)
-    with torch.device("meta"):
-        adapted = Transformer(plan)
+    adapted = add_adapters(model, spec)
     shapes = {k: tuple(v.shape) for k, v in adapted.state_dict().items()}
     theirs = set(names.values())
     missing = [names[k] for k in names if names[k] not in found]
@@ -267,15 +263,10 @@ def load_adapter(model: nn.Module, path: str | Path, *, model_type: str) -> nn.M
     ]
     if missing or unexpected or mis_shaped:
         raise CheckpointMismatch(str(weights_file), missing, unexpected, mis_shaped)
-    ref = model.embed.weight
-    state = dict(model.state_dict())
-    state.update({k: found[v].to(device=ref.device, dtype=ref.dtype) for k, v in names.items()})
-    adapted.load_state_dict(state, strict=True, assign=True)
-    if plan.tie_embeddings:
-        adapted.lm_head.weight = adapted.embed.weight
-    freeze_base(adapted)
-    adapted.spec = spec
-    adapted.train(model.training)
+    with torch.no_grad():
+        own = adapted.state_dict()
+        for ours, theirs in names.items():
+            own[ours].copy_(found[theirs])
     return adapted
 
 

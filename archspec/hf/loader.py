@@ -110,9 +110,13 @@ def load_checkpoint(
     Raises:
         CheckpointError: A tensor is missing, unexpected or mis-shaped (all are listed).
     """
-    from archspec.nn.model import build_model
+    from archspec.nn.model import add_adapters, build_model
     from archspec.plan.lower import lower
 
+    if spec.adapters is not None:  # the base model's weights, fresh adapters on top
+        base = spec.model_copy(update={"adapters": None})
+        model = load_checkpoint(path, base, model_type=model_type, device=device, dtype=dtype)
+        return add_adapters(model, spec)
     plan = lower(spec)
     table = name_table(model_type or _model_type(path, spec))
     comparison = _check(plan, table, Path(path))

@@ -13,7 +13,7 @@ from archspec.nn.block import build_block
 from archspec.nn.cache import KVCache
 from archspec.nn.generate import next_token
 from archspec.nn.linear import build_linear
-from archspec.nn.lora import freeze_base, init_adapters, merge_adapters
+from archspec.nn.lora import adapted_linears, freeze_base, init_adapters, merge_adapters
 from archspec.nn.norm import GemmaRMSNorm, build_norm
 from archspec.nn.position import LearnedPositions, NoPositions, NoRotary, Rotary
 from archspec.plan.types import ModelPlan
@@ -221,6 +221,37 @@ class SkipInit(TorchFunctionMode):
         if func in self.INITS:
             return args[0] if args else kwargs["tensor"]  # the tensor, untouched
         return func(*args, **(kwargs or {}))
+
+
+def add_adapters(model: Transformer, spec: ModelSpec) -> Transformer:
+    """A new module: ``model``'s weights (shared, not copied) with fresh adapters of ``spec``.
+
+    ``spec`` is ``model``'s architecture with an `adapters:` section; the adapters start as
+    :meth:`Transformer.init_adapters` makes them (B zero, DoRA magnitudes ||W||) and only they train.
+    """
+    from archspec.plan.lower import lower
+
+    plan = lower(spec)
+    with torch.device("meta"):
+        adapted = Transformer(plan)
+    missing, unexpected = adapted.load_state_dict(model.state_dict(), strict=False, assign=True)
+    if unexpected or any(".lora_" not in key for key in missing):
+        raise ValueError(f"{spec.name}: the model's weights do not fit its adapted architecture")
+    ref = model.embed.weight
+    for _, layer in adapted_linears(adapted):
+        for name in ("lora_A", "lora_B"):
+            getattr(layer, name).to_empty(device=ref.device).to(ref.dtype)
+        if isinstance(getattr(layer, "lora_magnitude_vector", None), nn.Parameter):
+            layer.lora_magnitude_vector = nn.Parameter(
+                torch.empty(layer.out_features, device=ref.device, dtype=ref.dtype)
+            )
+    if plan.tie_embeddings:
+        adapted.lm_head.weight = adapted.embed.weight
+    init_adapters(adapted)
+    freeze_base(adapted)
+    adapted.spec = spec
+    adapted.train(model.training)
+    return adapted
 
 
 def build_model(

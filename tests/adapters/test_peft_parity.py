@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import torch
 
+from archspec.analysis.params import count_params
 from archspec.errors import SpecError
 from archspec.hf.adapters import adapter_names, save_adapter
 from archspec.hf.loader import load_pretrained
@@ -128,6 +129,9 @@ def test_matches_peft(family: str, name: str, tmp_path: Path) -> None:
     theirs_logits = pm(input_ids=tokens).logits
     our_logits = ours(tokens)
     assert (our_logits - theirs_logits).abs().max().item() < LOGITS
+    with torch.no_grad(), pm.disable_adapter():
+        base_logits = pm(input_ids=tokens).logits
+    assert (our_logits - base_logits).abs().max().item() > 1e-3  # the adapters do matter
 
     # Gradients of every adapter tensor after one backward of the same loss.
     for logits in (theirs_logits, our_logits):
@@ -207,3 +211,20 @@ def test_dropout_in_training_matches_peft(dora: bool, tmp_path: Path) -> None:
         if param.requires_grad:
             other = theirs[_peft_key(names[key])]
             assert (param.grad - other.grad).abs().max().item() < GRADS, key
+
+
+def test_fine_tune_spec_loads_base_weights_with_fresh_adapters(tmp_path: Path) -> None:
+    from archspec.hf.adapters import with_adapters
+    from archspec.hf.loader import load_checkpoint
+    from archspec.spec.model import AdapterSpec
+
+    _base("qwen2", tmp_path / "base")
+    plain = load_pretrained(tmp_path / "base").eval()
+    section = AdapterSpec(kind="dora", r=2, targets=["all-linear"])
+    spec = with_adapters(plain.spec, section)
+    tuned = load_checkpoint(tmp_path / "base", spec).eval()
+    tokens = torch.randint(0, VOCAB, (2, 7), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert (tuned(tokens) - plain(tokens)).abs().max().item() < 1e-5
+    trainable = sum(p.numel() for p in tuned.parameters() if p.requires_grad)
+    assert trainable == count_params(spec).trainable > 0
