@@ -22,9 +22,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal, NamedTuple
 
-from archspec.errors import CheckpointError
+from archspec.errors import CheckpointError, UsageError
 from archspec.hf.families import FAMILIES
 from archspec.hf.tables import NameTable
 from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, NormPlan
@@ -453,6 +454,17 @@ def canonical_names(table: NameTable, names: Iterable[str]) -> dict[str, str]:
         return {n: n for n in names}
     head = table.top["lm_head"] + "."
     return {n: n if n.startswith(head) else base + n for n in names}
+
+
+def read_regular_headers(path: str | Path) -> dict:
+    """:func:`archspec.hf.header.read_headers`, after making sure every file it would open is a
+    regular file: a FIFO or a device named `*.safetensors` would block the read forever."""
+    from archspec.hf.header import checkpoint_files, read_headers
+
+    for file in checkpoint_files(path):
+        if not file.is_file():
+            raise UsageError(f"{file}: not a regular file")
+    return read_headers(path)
 
 
 # --- comparing a plan with a checkpoint -------------------------------------------------------
