@@ -121,9 +121,8 @@ class Row:
 def check(args: argparse.Namespace) -> int:
     """Compare a spec with a safetensors checkpoint by its header(s): exit 0 when they match."""
     from archspec.cli.render import stdout
-    from archspec.hf.header import read_headers
     from archspec.hf.hub import resolve
-    from archspec.hf.weights import compare, name_table
+    from archspec.hf.weights import compare, name_table, read_regular_headers
     from archspec.plan.lower import lower
     from archspec.spec.load import load_spec
 
@@ -131,7 +130,7 @@ def check(args: argparse.Namespace) -> int:
     path = resolve(args.path, revision=args.revision, weights=True)
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
-    header = read_headers(path)
+    header = read_regular_headers(path)
     model_type, origin = _family_of(path, spec)
     plan = lower(spec)
     comparison = compare(plan, name_table(model_type), {n: i.shape for n, i in header.items()})

@@ -18,7 +18,7 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from archspec.errors import CheckpointError, UsageError
-from archspec.hf.header import checkpoint_files, index_shards, read_headers
+from archspec.hf.header import checkpoint_files, index_shards
 from archspec.hf.weights import (
     Comparison,
     NameTable,
@@ -26,6 +26,7 @@ from archspec.hf.weights import (
     archspec_shapes,
     compare,
     name_table,
+    read_regular_headers,
     rules,
 )
 from archspec.plan.types import ModelPlan
@@ -353,7 +354,7 @@ def _folder(path: str | Path) -> Path:
 
 def _check(plan: ModelPlan, table: NameTable, path: Path) -> Comparison:
     """Every checkpoint tensor against the plan, from the headers alone; raises on any mismatch."""
-    header = read_headers(path)
+    header = read_regular_headers(path)
     comparison = compare(plan, table, {name: info.shape for name, info in header.items()})
     if not comparison.ok:
         raise comparison.error(str(path))

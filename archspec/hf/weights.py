@@ -22,9 +22,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal, NamedTuple
 
-from archspec.errors import CheckpointError
+from archspec.errors import CheckpointError, UsageError
 from archspec.hf.families import FAMILIES
 from archspec.hf.tables import NameTable
 from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, NormPlan
@@ -220,33 +221,38 @@ def rules(
                 else:
                     unplaced.append(ours)
     names = set(checkpoint_names) if checkpoint_names is not None else None
-    # Rules are made once per kind of block and renumbered for the others: linear in layers.
-    templates: dict[tuple[LayerPlan, bool], tuple[int, list[Rule], list[str]]] = {}
+    # Rules are made once per kind of block and moved into the others: linear in layers.
+    templates: dict[tuple[LayerPlan, bool], tuple[list[Rule], list[str]]] = {}
     for layer in plan.layers:
         hf_prefix = table.layer.format(i=layer.index)
         fused = names is not None and hf_prefix + "mlp.experts.gate_up_proj" in names
         key = (_signature(layer), fused)
-        if key not in templates:
+        template = templates.get(key)
+        if template is None:
             missing: list[str] = []
             made = _layer_rules(table, layer, dict(_local_shapes(layer)), fused, missing)
-            templates[key] = (layer.index, made, missing)
             out += made
             unplaced += missing
-            continue
-        first, made, missing = templates[key]
-        renumber = _renumber(table, first, layer.index)
-        out += [
-            Rule(
-                tuple(map(renumber.hf, r.hf)),
-                tuple(map(renumber.ours, r.ours)),
-                r.op,
-                r.dim,
-                r.groups,
-                r.transpose,
+            ours_cut, hf_cut = len(f"layers.{layer.index}."), len(hf_prefix)
+            templates[key] = (
+                [
+                    Rule(
+                        tuple(n[hf_cut:] for n in r.hf),
+                        tuple(n[ours_cut:] for n in r.ours),
+                        r.op,
+                        r.dim,
+                        r.groups,
+                        r.transpose,
+                    )
+                    for r in made
+                ],
+                [n[ours_cut:] for n in missing],
             )
-            for r in made
-        ]
-        unplaced += map(renumber.ours, missing)
+            continue
+        relative, missing = template
+        ours_prefix = f"layers.{layer.index}."
+        out += [_prefixed(r, hf_prefix, ours_prefix) for r in relative]
+        unplaced += [ours_prefix + n for n in missing]
     if unplaced:
         raise CheckpointError(
             f"the {table.name} checkpoint format has no place for {len(unplaced)} tensor(s) of this "
@@ -255,25 +261,16 @@ def rules(
     return out
 
 
-@dataclass(frozen=True)
-class _Renumber:
-    """Moves names of block ``old`` to block ``new`` (archspec and HF prefixes)."""
-
-    ours_old: str
-    ours_new: str
-    hf_old: str
-    hf_new: str
-
-    def ours(self, name: str) -> str:
-        return self.ours_new + name[len(self.ours_old) :]
-
-    def hf(self, name: str) -> str:
-        return self.hf_new + name[len(self.hf_old) :]
-
-
-def _renumber(table: NameTable, old: int, new: int) -> _Renumber:
-    return _Renumber(
-        f"layers.{old}.", f"layers.{new}.", table.layer.format(i=old), table.layer.format(i=new)
+def _prefixed(rule: Rule, hf_prefix: str, ours_prefix: str) -> Rule:
+    """A template rule (names relative to a block) moved into one block."""
+    hf, ours = rule.hf, rule.ours
+    return Rule(
+        (hf_prefix + hf[0],) if len(hf) == 1 else tuple(hf_prefix + n for n in hf),
+        (ours_prefix + ours[0],) if len(ours) == 1 else tuple(ours_prefix + n for n in ours),
+        rule.op,
+        rule.dim,
+        rule.groups,
+        rule.transpose,
     )
 
 
@@ -453,6 +450,17 @@ def canonical_names(table: NameTable, names: Iterable[str]) -> dict[str, str]:
         return {n: n for n in names}
     head = table.top["lm_head"] + "."
     return {n: n if n.startswith(head) else base + n for n in names}
+
+
+def read_regular_headers(path: str | Path) -> dict:
+    """:func:`archspec.hf.header.read_headers`, after making sure every file it would open is a
+    regular file: a FIFO or a device named `*.safetensors` would block the read forever."""
+    from archspec.hf.header import checkpoint_files, read_headers
+
+    for file in checkpoint_files(path):
+        if not file.is_file():
+            raise UsageError(f"{file}: not a regular file")
+    return read_headers(path)
 
 
 # --- comparing a plan with a checkpoint -------------------------------------------------------

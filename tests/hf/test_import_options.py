@@ -295,3 +295,15 @@ def test_check_is_linear_in_layers() -> None:
 
     small, large = min(seconds(1000) for _ in range(2)), seconds(4000)
     assert large < 10 * small + 0.5
+
+
+def test_check_does_not_block_on_a_fifo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _write(tmp_path / "m", TINY_LLAMA)
+    os.mkfifo(folder / "model.safetensors")
+    spec = tmp_path / "tiny.yaml"
+    assert main(["import-hf", str(folder), "-o", str(spec)]) == 0
+    started = time.monotonic()
+    for target in (folder, folder / "model.safetensors"):
+        assert main(["check", str(spec), str(target)]) in (1, 2)
+    assert time.monotonic() - started < 5
+    assert "Traceback" not in capsys.readouterr().err

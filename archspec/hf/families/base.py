@@ -520,8 +520,8 @@ def layer_type_windows(
     types = k.take("layer_types", None, record=False)
     if types is None:
         types = derived
-    if not isinstance(types, list):
-        raise HFConfigError(f"'layer_types' must be a list, got {types!r}", keys=("layer_types",))
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise HFConfigError("'layer_types' must be a list of strings", keys=("layer_types",))
     # transformers' remap_legacy_layer_types
     types = ["full_attention" if t == "attention" else t for t in types]
     if any(t not in LAYER_TYPES for t in types):

@@ -30,13 +30,8 @@ def read(k: ConfigKeys) -> dict[str, Any]:
             f"GPTJAttention needs n_embd ({d}) divisible by n_head ({h})", keys=("n_embd", "n_head")
         )
     size = d // h
-    rotary = k.get_int("rotary_dim", 64)
     # GPTJAttention rotates the first rotary_dim dimensions of each head, in pairs
-    if not 0 < rotary <= size or rotary % 2 or int(size * (rotary / size)) != rotary:
-        raise HFConfigError(
-            f"rotary_dim {rotary} must be an even number of dimensions of the {size}-wide heads",
-            keys=("rotary_dim",),
-        )
+    fraction = rotary_fraction(k, size, 64)
     # legacy keys of the original GPT-J config: transformers always rotates and always scales
     k.expect("rotary", (True, None), "transformers' GPT-J always applies rotary embeddings")
     k.expect("scale_attn_weights", (True, None), "transformers' GPT-J always scales by sqrt(d)")
@@ -58,7 +53,7 @@ def read(k: ConfigKeys) -> dict[str, Any]:
         position={
             "kind": "rope",
             "theta": 10000.0,
-            "fraction": rotary / size,
+            "fraction": fraction,
             "layout": "interleaved",
         },
         ffn={
@@ -72,7 +67,19 @@ def read(k: ConfigKeys) -> dict[str, Any]:
     )
 
 
-def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
+def rotary_fraction(k: ConfigKeys, size: int, default: int) -> float:
+    """`rotary_dim` (GPT-J, phi-msft) as the spec's fraction of the head, checked to round back."""
+    rotary = k.get_int("rotary_dim", default)
+    if not 0 < rotary <= size or rotary % 2 or int(size * (rotary / size)) != rotary:
+        raise HFConfigError(
+            f"rotary_dim {rotary} must be an even number of dimensions of the {size}-wide heads",
+            keys=("rotary_dim",),
+        )
+    return rotary / size
+
+
+def gpt_style_keys(spec: ModelSpec) -> dict[str, Any]:
+    """The GPT-2-style size keys with `rotary_dim` (GPT-J, phi-msft)."""
     v = view(spec)
     position = spec.position
     rotary = resolve.rotary_dim(position, v.head_dim) if position.kind == "rope" else v.head_dim
@@ -88,6 +95,10 @@ def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
         "layer_norm_epsilon": spec.norm.eps,
         "tie_word_embeddings": spec.head.tie_embeddings,
     }
+
+
+def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
+    return gpt_style_keys(spec)
 
 
 NAMES = NameTable(

@@ -12,13 +12,13 @@ from typing import Any
 
 from archspec.hf.families.base import (
     PLAIN_FROM_HF,
-    PLAIN_TO_HF,
     Family,
     Sizes,
     activation,
     assemble,
     view,
 )
+from archspec.hf.families.gptj import gpt_style_keys, rotary_fraction
 from archspec.hf.keys import ConfigKeys, HFConfigError, Layout
 from archspec.hf.tables import NameTable
 from archspec.spec import resolve
@@ -36,12 +36,7 @@ def read(k: ConfigKeys) -> dict[str, Any]:
         )
     size = d // h
     kv = k.get_int("n_head_kv", None, null=None)
-    rotary = k.get_int("rotary_dim", 32)
-    if not 0 < rotary <= size or rotary % 2 or int(size * (rotary / size)) != rotary:
-        raise HFConfigError(
-            f"rotary_dim {rotary} must be an even number of dimensions of the {size}-wide heads",
-            keys=("rotary_dim",),
-        )
+    fraction = rotary_fraction(k, size, 32)
     # PhiConfig (remote code) rounds the vocabulary up to pad_vocab_size_multiple rows
     multiple = k.get_int("pad_vocab_size_multiple", 64)
     vocab = k.get_int("vocab_size", 50304)
@@ -69,7 +64,7 @@ def read(k: ConfigKeys) -> dict[str, Any]:
         s,
         norm=layernorm,
         # RotaryEmbedding(rotary_dim), base 10000, halves rotated (not interleaved)
-        position={"kind": "rope", "theta": 10000.0, "fraction": rotary / size},
+        position={"kind": "rope", "theta": 10000.0, "fraction": fraction},
         ffn={
             "activation": activation(k, "activation_function", "gelu_new", PLAIN_FROM_HF),
             "hidden_dim": 4 * d if inner is None else inner,
@@ -82,22 +77,10 @@ def read(k: ConfigKeys) -> dict[str, Any]:
 
 
 def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
-    v = view(spec)
-    position = spec.position
-    rotary = resolve.rotary_dim(position, v.head_dim) if position.kind == "rope" else v.head_dim
     return {
-        "vocab_size": resolve.vocab_rows(spec),
+        **gpt_style_keys(spec),
         "pad_vocab_size_multiple": 1,
-        "n_embd": spec.d_model,
-        "n_layer": spec.n_layers,
-        "n_head": v.att.n_heads,
-        "n_head_kv": resolve.n_kv_heads(v.att),
-        "n_positions": spec.max_seq_len,
-        "n_inner": v.ffn.hidden_dim,
-        "rotary_dim": rotary,
-        "activation_function": PLAIN_TO_HF.get(v.ffn.activation, "gelu_new"),
-        "layer_norm_epsilon": spec.norm.eps,
-        "tie_word_embeddings": spec.head.tie_embeddings,
+        "n_head_kv": resolve.n_kv_heads(view(spec).att),
     }
 
 
