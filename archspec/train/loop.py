@@ -46,6 +46,7 @@ def train(args: argparse.Namespace) -> list[float]:
             from archspec.train.checkpoint import save
 
             save(model, opt, Path(args.checkpoint))
+        dist.barrier()  # gloo aborts a rank that leaves while another still talks to it
         return losses
     finally:
         dist.destroy_process_group()

@@ -178,6 +178,7 @@ def run(rank: int, world: int, init: str, jobs: list[dict[str, Any]], out: str) 
             results[job["id"]]["seconds"] = time.perf_counter() - started
         if rank == 0:
             torch.save(results, out)
+        dist.barrier()  # gloo aborts a rank that leaves while another still talks to it
     finally:
         dist.destroy_process_group()
 
