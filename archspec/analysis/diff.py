@@ -245,10 +245,11 @@ def diff(specs: list[ModelSpec], seq_len: int | None = None) -> tuple[list[Analy
         ("parameters, head untied", lambda a: human(a.params.total_untied)),
         ("non-embedding params", lambda a: human(a.params.non_embedding)),
         ("active params / token", lambda a: human(a.params.active)),
-        ("trainable params", lambda a: human(a.params.trainable)),
         ("KV cache / token (16-bit)", lambda a: human_bytes(a.kv_cache_bytes_per_token)),
         (flops_label(seq_len), lambda a: fixed(a.flops_per_token, 10**9, 1)),
     )
+    if any(s.adapters is not None for s in specs):  # without adapters, trainable is the total
+        summaries += (("trainable params", lambda a: human(a.params.trainable)),)
     for feature, show in summaries:
         values = tuple(show(a) for a in analyses)
         rows.append(Row(feature, values, len(set(values)) > 1, tuple(None for _ in specs)))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 from pathlib import Path
 
 from archspec.errors import SpecError, UsageError
 from archspec.spec.load import load_spec
 from archspec.spec.model import ModelSpec
-from archspec.spec.shipped import find_spec, shipped_names
+from archspec.spec.shipped import find_spec, not_found
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 """Exit status: 0 success, 1 invalid spec (or a failed check), 2 usage error."""
@@ -68,14 +67,7 @@ def check_ref(ref: str) -> None:
         )
     if find_spec(ref) is not None or path.exists():
         return
-    close = difflib.get_close_matches(path.stem, shipped_names(), n=3, cutoff=0.6)
-    if close:
-        hint = (
-            f"; did you mean {', '.join(close[:-1])}{' or ' if len(close) > 1 else ''}{close[-1]}?"
-        )
-    else:
-        hint = " (`archspec list` names the shipped specs)"
-    raise UsageError(f"no spec file or shipped spec named '{ref}'{hint}")
+    raise UsageError(not_found(ref))
 
 
 def _is_hf_config(path: Path) -> bool:

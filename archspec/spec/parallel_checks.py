@@ -99,7 +99,8 @@ def tp_issues(ref: str | FilePath, tp: int) -> list[Issue]:
 
     spec = load_spec(ref)
     path = find_spec(str(ref))
-    data, marks = _read_resolved(path, ())
+    # load_spec above applied the `extends` folder rule; this second read only finds lines.
+    data, marks = _read_resolved(path, (), None)
     issues: list[Issue] = []
     seen: set[str] = set()
     for index, (field, message) in spec_tp_problems(spec, tp):

@@ -64,7 +64,8 @@ def not_found(ref: str, relative_to: Path | None = None) -> str:
     local = next((f"{ref}{s}" for s in SUFFIXES if (base / f"{ref}{s}").is_file()), None)
     if local is not None:
         return message + f"; for the file write '{local}' (a bare name is a shipped spec)"
-    close = difflib.get_close_matches(ref, shipped_names(), n=1, cutoff=0.6)
+    close = [f"'{name}'" for name in difflib.get_close_matches(ref, shipped_names(), 3, 0.6)]
     if close:
-        return message + f" (did you mean '{close[0]}'?)"
-    return message
+        either = ", ".join(close[:-1]) + " or " + close[-1] if len(close) > 1 else close[0]
+        return message + f" (did you mean {either}?)"
+    return message + " (`archspec list` names the shipped specs)"

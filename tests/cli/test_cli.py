@@ -194,7 +194,7 @@ def test_a_bare_name_is_a_shipped_spec_and_a_path_a_file(
     _, local, _ = run(capsys, "params", "./gemma-7b.yaml")
     assert shipped.startswith("gemma-7b: 8.54B") and local.startswith("tiny: ")
     code, _, err = run(capsys, "params", "gemma-2-2b")
-    assert code == 2 and "did you mean 'gemma-2b'?" in err
+    assert code == 2 and "did you mean 'gemma-2b'," in err
 
 
 def test_every_problem_of_an_override_in_one_run(

@@ -113,9 +113,9 @@ def test_a_spec_written_as_json_still_loads(
 def test_unknown_names_get_a_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "params", "gemma-2-2b")
     assert code == 2
-    assert "did you mean gemma-2b" in err
+    assert "did you mean 'gemma-2b'" in err
     code, _, err = run(capsys, "show", "lama2-7b")
-    assert code == 2 and "did you mean llama2-7b" in err
+    assert code == 2 and "did you mean 'llama2-7b'" in err
     code, _, err = run(capsys, "diff", "gpt2", "zzzzzz")
     assert code == 2 and "did you mean" not in err and "archspec list" in err
 
