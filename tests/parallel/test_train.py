@@ -31,7 +31,10 @@ def test_torchrun_trains_saves_and_consolidates(tmp_path: Path) -> None:
     cmd += ["--batch", str(BATCH), "--seq", str(SEQ), "--lr", str(LR), "--seed", str(SEED)]
     cmd += ["--checkpoint", str(tmp_path / "ckpt")]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-    assert run.returncode == 0, run.stderr[:6000]
+    said = [
+        line for line in run.stderr.splitlines() if "W1202" not in line and "Warning" not in line
+    ]
+    assert run.returncode == 0, "\n".join(said[:60])
     printed = [float(x) for x in re.findall(r"step \d+/\d+ loss ([0-9.]+)", run.stdout)]
     assert len(printed) == STEPS
 
