@@ -91,3 +91,23 @@ def test_layer_types_of_the_wrong_json_types() -> None:
                 hf_config_to_spec({**CONFIGS[family], "layer_types": value}, name="x")
             except ArchspecError:
                 pass
+
+
+def test_yarn_with_a_null_factor_and_no_original_context() -> None:
+    """Issue 15: yarn with `factor: null` and `original_max_position_embeddings: 0` divided by
+    zero; the original context must be a positive integer."""
+    import pytest
+
+    from archspec.hf.config import HFConfigError
+
+    config = {
+        **CONFIGS["llama"],
+        "rope_scaling": {
+            "rope_type": "yarn",
+            "factor": None,
+            "original_max_position_embeddings": 0,
+        },
+    }
+    config.pop("rope_parameters", None)
+    with pytest.raises(HFConfigError, match="original_max_position_embeddings must be a positive"):
+        hf_config_to_spec(config, name="x")

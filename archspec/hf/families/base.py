@@ -267,9 +267,9 @@ def _read_scaling(
     original = rope.get("original_max_position_embeddings")
     if original is None:
         original = max_seq_len  # transformers' standardize_rope_params default
-    elif isinstance(original, bool) or not isinstance(original, int):
+    elif isinstance(original, bool) or not isinstance(original, int) or original < 1:
         raise HFConfigError(
-            f"{where}: original_max_position_embeddings must be an integer", keys=(where,)
+            f"{where}: original_max_position_embeddings must be a positive integer", keys=(where,)
         )
     if kind == "linear":
         return {"kind": "linear", "factor": required("factor")}
