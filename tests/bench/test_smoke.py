@@ -21,9 +21,13 @@ def test_benchmark_smoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(sys.modules, "bench_run", module)  # dataclasses look their module up
     spec.loader.exec_module(module)
     out = tmp_path / "RESULTS.md"
-    assert module.main(["--smoke", "--sections", "forward,decode,train", "--out", str(out)]) == 0
+    assert (
+        module.main(["--smoke", "--sections", "forward,decode,padded,train", "--out", str(out)])
+        == 0
+    )
     text = out.read_text()
-    for section in ("1. forward", "2. generated vs runtime", "3. greedy decode", "4. train step"):
+    sections = ("1. forward", "2. generated vs runtime", "3. greedy decode", "3b. greedy decode")
+    for section in (*sections, "4. train step"):
         assert section in text
     for family in ("llama", "gemma", "mistral", "mixtral"):
         assert f"{family}-smoke" in text
