@@ -1,8 +1,9 @@
 """State-dict name tables between Hugging Face checkpoints and archspec modules, without torch.
 
-Each supported HF family (its config's `model_type`) has a :class:`NameTable`: where the
-embedding, blocks, final norm and head live, what each archspec module is called inside a block,
-and which HF tensors are fused or transposed. :func:`rules` turns a table and a model plan into
+Each supported HF family (its config's `model_type`) has a :class:`~archspec.hf.tables.NameTable`
+in its module of :mod:`archspec.hf.families`: where the embedding, blocks, final norm and head
+live, what each archspec module is called inside a block, and which HF tensors are fused or
+transposed. :func:`rules` turns a table and a model plan into
 :class:`Rule` s, one per group of tensors that move together; each rule says how HF tensors are made
 from archspec tensors (`to_hf`) and back. Shapes follow from the plan in pure integer math
 (:func:`archspec_shapes`, :func:`hf_shapes`), so `archspec check` compares a spec with a
@@ -20,10 +21,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from archspec.errors import CheckpointError
+from archspec.hf.families import FAMILIES
+from archspec.hf.tables import NameTable
 from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, NormPlan
 
 Shape = tuple[int, ...]
@@ -55,143 +58,8 @@ class Rule:
     transpose: bool = False
 
 
-@dataclass(frozen=True)
-class NameTable:
-    """Where a Hugging Face family keeps each archspec tensor."""
-
-    model_types: tuple[str, ...]
-    """`model_type` values of config.json this table serves."""
-    base: str
-    """Prefix of the base model (`model.`, `transformer.`); some checkpoints are saved without it."""
-    top: Mapping[str, str]
-    """archspec module -> HF module outside the blocks: embed, pos_embed, final_norm, lm_head."""
-    layer: str
-    """HF prefix of block i, with `{i}`."""
-    modules: Mapping[str, str]
-    """archspec module inside a block -> HF module inside the block."""
-    parallel_norms: Mapping[str, str] = field(default_factory=dict)
-    """Overrides of `modules` for parallel blocks with a norm per branch (Falcon 40B: ln_attn, ln_mlp)."""
-    fused_qkv: str | None = None
-    """HF module holding q, k and v in one projection, or None when they are split."""
-    qkv_layout: Literal["concat", "grouped"] = "concat"
-    """How `fused_qkv` interleaves them (see :class:`Rule`)."""
-    conv1d: frozenset[str] = frozenset()
-    """HF modules stored as GPT-2 Conv1D: weight (in, out)."""
-    moe_layouts: tuple[str, ...] = ()
-    """Expert layouts this family has been saved in, the one to write first."""
-    ignored: tuple[str, ...] = (r"(^|\.)rotary_emb\.inv_freq$",)
-    """Regexes of checkpoint tensors that are knowingly not loaded (buffers older versions saved)."""
-
-    @property
-    def name(self) -> str:
-        return self.model_types[0]
-
-
-_LLAMA_MODULES = {
-    "attn_norm": "input_layernorm",
-    "ffn_norm": "post_attention_layernorm",
-    "attn.q_proj": "self_attn.q_proj",
-    "attn.k_proj": "self_attn.k_proj",
-    "attn.v_proj": "self_attn.v_proj",
-    "attn.o_proj": "self_attn.o_proj",
-    "attn.q_norm": "self_attn.q_norm",
-    "attn.k_norm": "self_attn.k_norm",
-    "ffn.gate_proj": "mlp.gate_proj",
-    "ffn.up_proj": "mlp.up_proj",
-    "ffn.down_proj": "mlp.down_proj",
-}
-_LLAMA_TOP = {"embed": "model.embed_tokens", "final_norm": "model.norm", "lm_head": "lm_head"}
-# Gemma 2 and OLMo 2 norm the branch outputs: `post_attention_layernorm` follows attention there,
-# and the FFN's input norm (Gemma 2 only) is `pre_feedforward_layernorm`.
-_POST_NORM_MODULES = {
-    **_LLAMA_MODULES,
-    "attn_post_norm": "post_attention_layernorm",
-    "ffn_norm": "pre_feedforward_layernorm",
-    "ffn_post_norm": "post_feedforward_layernorm",
-}
-
-NAME_TABLES: tuple[NameTable, ...] = (
-    NameTable(
-        ("llama", "mistral", "qwen2", "gemma", "olmo"),
-        "model.",
-        _LLAMA_TOP,
-        "model.layers.{i}.",
-        _LLAMA_MODULES,
-    ),
-    NameTable(("gemma2", "olmo2"), "model.", _LLAMA_TOP, "model.layers.{i}.", _POST_NORM_MODULES),
-    NameTable(
-        ("mixtral",),
-        "model.",
-        _LLAMA_TOP,
-        "model.layers.{i}.",
-        _LLAMA_MODULES,
-        moe_layouts=("per_expert", "fused"),
-    ),
-    NameTable(
-        ("phi",),
-        "model.",
-        {
-            "embed": "model.embed_tokens",
-            "final_norm": "model.final_layernorm",
-            "lm_head": "lm_head",
-        },
-        "model.layers.{i}.",
-        {
-            "attn_norm": "input_layernorm",
-            "attn.q_proj": "self_attn.q_proj",
-            "attn.k_proj": "self_attn.k_proj",
-            "attn.v_proj": "self_attn.v_proj",
-            "attn.o_proj": "self_attn.dense",
-            "attn.q_norm": "self_attn.q_layernorm",
-            "attn.k_norm": "self_attn.k_layernorm",
-            "ffn.up_proj": "mlp.fc1",
-            "ffn.down_proj": "mlp.fc2",
-        },
-    ),
-    NameTable(
-        ("gpt2",),
-        "transformer.",
-        {
-            "embed": "transformer.wte",
-            "pos_embed": "transformer.wpe",
-            "final_norm": "transformer.ln_f",
-            "lm_head": "lm_head",
-        },
-        "transformer.h.{i}.",
-        {
-            "attn_norm": "ln_1",
-            "ffn_norm": "ln_2",
-            "attn.o_proj": "attn.c_proj",
-            "ffn.up_proj": "mlp.c_fc",
-            "ffn.down_proj": "mlp.c_proj",
-        },
-        fused_qkv="attn.c_attn",
-        conv1d=frozenset({"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"}),
-        # GPT-2 checkpoints of transformers < 4.3x saved the causal-mask buffers.
-        ignored=(r"(^|\.)attn\.(bias|masked_bias)$",),
-    ),
-    NameTable(
-        ("falcon",),
-        "transformer.",
-        {
-            "embed": "transformer.word_embeddings",
-            "final_norm": "transformer.ln_f",
-            "lm_head": "lm_head",
-        },
-        "transformer.h.{i}.",
-        {
-            "attn_norm": "input_layernorm",
-            "ffn_norm": "post_attention_layernorm",
-            "attn.o_proj": "self_attention.dense",
-            "ffn.up_proj": "mlp.dense_h_to_4h",
-            "ffn.down_proj": "mlp.dense_4h_to_h",
-        },
-        parallel_norms={"attn_norm": "ln_attn", "ffn_norm": "ln_mlp"},
-        fused_qkv="self_attention.query_key_value",
-        qkv_layout="grouped",
-    ),
-)
-"""Every family with a name table; the first model_type of each is its name in messages."""
+NAME_TABLES: tuple[NameTable, ...] = tuple(family.names for family in FAMILIES.values())
+"""Every family's name table (each family module holds its own, beside its config reader)."""
 
 
 def name_table(model_type: str) -> NameTable:

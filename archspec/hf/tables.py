@@ -1,0 +1,43 @@
+"""The name table of a Hugging Face family: where its checkpoints keep each archspec tensor.
+
+Only the table's type lives here (torch-free, importing nothing of archspec): each family module
+(:mod:`archspec.hf.families`) fills one in, and :mod:`archspec.hf.weights` turns it into rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class NameTable:
+    """Where a Hugging Face family keeps each archspec tensor."""
+
+    model_types: tuple[str, ...]
+    """`model_type` values of config.json this table serves."""
+    base: str
+    """Prefix of the base model (`model.`, `transformer.`); some checkpoints are saved without it."""
+    top: Mapping[str, str]
+    """archspec module -> HF module outside the blocks: embed, pos_embed, final_norm, lm_head."""
+    layer: str
+    """HF prefix of block i, with `{i}`."""
+    modules: Mapping[str, str]
+    """archspec module inside a block -> HF module inside the block."""
+    parallel_norms: Mapping[str, str] = field(default_factory=dict)
+    """Overrides of `modules` for parallel blocks with a norm per branch (Falcon 40B: ln_attn, ln_mlp)."""
+    fused_qkv: str | None = None
+    """HF module holding q, k and v in one projection, or None when they are split."""
+    qkv_layout: Literal["concat", "grouped"] = "concat"
+    """How `fused_qkv` interleaves them (see :class:`Rule`)."""
+    conv1d: frozenset[str] = frozenset()
+    """HF modules stored as GPT-2 Conv1D: weight (in, out)."""
+    moe_layouts: tuple[str, ...] = ()
+    """Expert layouts this family has been saved in, the one to write first."""
+    ignored: tuple[str, ...] = (r"(^|\.)rotary_emb\.inv_freq$",)
+    """Regexes of checkpoint tensors that are knowingly not loaded (buffers older versions saved)."""
+
+    @property
+    def name(self) -> str:
+        return self.model_types[0]
