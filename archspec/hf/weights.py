@@ -85,6 +85,7 @@ def archspec_shapes(plan: ModelPlan, *, include_tied: bool = False) -> dict[str,
     out: dict[str, Shape] = {"embed.weight": (rows, d)}
     if plan.position == "learned":
         out["pos_embed.weight"] = (plan.max_seq_len, d)
+    out.update(_norm_shapes(plan.embed_norm, "embed_norm."))
     for layer in plan.layers:
         out.update(_layer_shapes(layer, f"layers.{layer.index}."))
     out.update(_norm_shapes(plan.final_norm, "final_norm."))

@@ -8,10 +8,13 @@ here, its line below, and its tests. The shared readers live in :mod:`archspec.h
 from __future__ import annotations
 
 from archspec.hf.families import (
+    cohere,
+    cohere2,
     falcon,
     gemma,
     gemma2,
     gpt2,
+    granite,
     llama,
     mistral,
     mixtral,
@@ -19,6 +22,7 @@ from archspec.hf.families import (
     olmo2,
     phi,
     qwen2,
+    smollm3,
 )
 from archspec.hf.families.base import Family
 
@@ -36,6 +40,10 @@ FAMILIES: dict[str, Family] = {
         phi,
         gpt2,
         falcon,
+        granite,
+        smollm3,
+        cohere,
+        cohere2,
     )
 }
 """Every supported family by model_type, in the order export tries them (the first exact one wins)."""
