@@ -8,6 +8,7 @@ here, its line below, and its tests. The shared readers live in :mod:`archspec.h
 from __future__ import annotations
 
 from archspec.hf.families import (
+    bloom,
     cohere,
     cohere2,
     falcon,
@@ -44,6 +45,7 @@ FAMILIES: dict[str, Family] = {
         smollm3,
         cohere,
         cohere2,
+        bloom,
     )
 }
 """Every supported family by model_type, in the order export tries them (the first exact one wins)."""
