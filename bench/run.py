@@ -185,35 +185,57 @@ def forward_rows(pairs: list[Pair], repeats: int, batch: int, seq: int) -> list[
     return rows
 
 
+def _decode_row(
+    section: str, pair: Pair, ours: Callable, theirs: Callable, repeats: int, tokens: int
+) -> Row:
+    """Time two greedy decodings of the same batch and say whether their tokens agree."""
+    with torch.no_grad():
+        same = torch.equal(ours(), theirs())
+        t = interleaved(ours, theirs, repeats)
+    note = f"{tokens / statistics.median(t.candidate):,.1f} vs {tokens / statistics.median(t.baseline):,.1f} tok/s"
+    note += "; same tokens" if same else "; tokens differ (fp32 near-ties)"
+    return Row(section, pair.spec.name, "runtime", "transformers", t, note)
+
+
+def _reference_greedy(pair: Pair, ids: torch.Tensor, new_tokens: int, **kw: object) -> Callable:
+    return partial(
+        pair.reference.generate,
+        ids,
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        do_sample=False,
+        pad_token_id=0,
+        **kw,
+    )
+
+
 def decode_rows(pairs: list[Pair], repeats: int, prompt: int, new_tokens: int) -> list[Row]:
     rows = []
     for pair in pairs:
         ids = torch.randint(0, pair.spec.vocab_size, (1, prompt))
-
         ours = partial(pair.runtime.generate, ids, new_tokens)
-        theirs = partial(
-            pair.reference.generate,
-            ids,
-            max_new_tokens=new_tokens,
-            min_new_tokens=new_tokens,
-            do_sample=False,
-            pad_token_id=0,
-        )
-        with torch.no_grad():
-            same = torch.equal(ours(), theirs())
-            t = interleaved(ours, theirs, repeats)
-        note = f"{new_tokens / statistics.median(t.candidate):,.1f} vs {new_tokens / statistics.median(t.baseline):,.1f} tok/s"
-        note += "; same tokens" if same else "; tokens differ (fp32 near-ties)"
-        rows.append(
-            Row(
-                f"3. greedy decode, {new_tokens} tokens",
-                pair.spec.name,
-                "runtime",
-                "transformers",
-                t,
-                note,
-            )
-        )
+        theirs = _reference_greedy(pair, ids, new_tokens)
+        section = f"3. greedy decode, {new_tokens} tokens"
+        rows.append(_decode_row(section, pair, ours, theirs, repeats, new_tokens))
+    return rows
+
+
+def padded_decode_rows(pairs: list[Pair], repeats: int, prompt: int, new_tokens: int) -> list[Row]:
+    """Greedy decoding of 4 prompts of different lengths in one left-padded batch, with their
+    attention mask, against transformers' `generate` on the same batch."""
+    rows = []
+    for pair in pairs:
+        lengths = [prompt, prompt // 2, prompt // 4 + 1, (3 * prompt) // 4]
+        ids = torch.zeros(len(lengths), prompt, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, n in enumerate(lengths):
+            ids[i, prompt - n :] = torch.randint(1, pair.spec.vocab_size, (n,))
+            mask[i, prompt - n :] = 1
+        ours = partial(pair.runtime.generate, ids, new_tokens, attention_mask=mask)
+        theirs = _reference_greedy(pair, ids, new_tokens, attention_mask=mask)
+        section = f"3b. greedy decode, padded batch of 4, {new_tokens} tokens"
+        tokens = len(lengths) * new_tokens
+        rows.append(_decode_row(section, pair, ours, theirs, repeats, tokens))
     return rows
 
 
@@ -451,8 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--sections",
-        default="forward,decode,train,adapters,compile,cli",
-        help="which sections to run",
+        default="forward,decode,padded,train,adapters,compile,cli",
+        help="which sections to run (padded: greedy decoding of a left-padded batch)",
     )
     parser.add_argument(
         "--system-malloc",
@@ -491,6 +513,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += forward_rows(pairs, repeats, batch, seq)
         if "decode" in sections:
             rows += decode_rows(pairs, repeats, prompt, new_tokens)
+        if "padded" in sections:
+            rows += padded_decode_rows(pairs, repeats, prompt, new_tokens)
         if "train" in sections:
             rows += train_rows(pairs, repeats, batch, seq)
         if "adapters" in sections:

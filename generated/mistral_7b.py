@@ -4,7 +4,7 @@ mistral-7b: Mistral 7B v0.1 (Mistral AI, 2023), base model.
 
 Parameters: 7,241,732,096
 Non-embedding parameters: 6,979,588,096
-Spec sha256: 0e9794f69aefeb76419376a917ef49144d8125f877fd60a55ec8c479e9496cd1
+Spec sha256: fa4f9aab2bb099e8c306cd8a57baf124b89aeb6f62af7ba2570121e47ec3f20a
 
 Features:
     - activation: swiglu
@@ -55,16 +55,7 @@ class RMSNorm(nn.Module):
         return F.rms_norm(h, (h.shape[-1],), scale, self.eps).to(x.dtype)
 
 
-ROPE_BASE = 10000.0
 ROTARY_DIM = 128
-
-
-def rope_inv_freq(device: torch.device) -> torch.Tensor:
-    """Inverse frequency of each rotary pair: base ** (-2i / ROTARY_DIM) (Su et al. 2021)."""
-    pairs = torch.arange(0, ROTARY_DIM, 2, dtype=torch.int64, device=device)
-    exponents = pairs.float() / ROTARY_DIM
-    inv_freq = 1.0 / (ROPE_BASE**exponents)
-    return inv_freq
 
 
 class RotaryEmbedding(nn.Module):
@@ -76,9 +67,20 @@ class RotaryEmbedding(nn.Module):
     is x * cos + swap(x) * sin: the products of the usual rotate_half form, minus a negation.
     """
 
+    base = 10000.0
+
+    def inv_freq(self, positions: torch.Tensor) -> torch.Tensor:
+        """Inverse frequency of each rotary pair: base ** (-2i / ROTARY_DIM) (Su et al. 2021)."""
+        pairs = torch.arange(0, ROTARY_DIM, 2, dtype=torch.int64, device=positions.device)
+        exponents = pairs.float() / ROTARY_DIM
+        inv_freq = 1.0 / (self.base**exponents)
+        return inv_freq
+
     def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        inv_freq = rope_inv_freq(positions.device)
-        freqs = positions.float()[:, None] * inv_freq[None, :]  # (T, ROTARY_DIM / 2)
+        inv_freq = self.inv_freq(positions)
+        # Positions (T,), or per row (B, T) under left padding: then a heads axis is added.
+        freqs = positions.float()[..., None] * inv_freq  # (..., T, ROTARY_DIM / 2)
+        freqs = freqs.unsqueeze(-3) if freqs.ndim == 3 else freqs
         cos, sin = freqs.cos(), freqs.sin()
         # (T, ROTARY_DIM): c0 c1 ... c0 c1 ... and -s0 -s1 ... s0 s1 ...
         return torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)
@@ -95,30 +97,36 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 
 def causal_mask(
-    T: int,
-    S: int,
-    device: torch.device,
+    T: int, S: int, device: torch.device, keep: torch.Tensor | None = None
 ) -> tuple[torch.Tensor | None, bool]:
     """Mask for T queries that are the last T of S positions: SDPA's causal flag when T == S,
-    nothing for a single query, else booleans (T, S) (True = attend)."""
-    if T == S:
+    nothing for a single query, else booleans (T, S) (True = attend); with the padding mask
+    `keep` (B, S), booleans (B, 1, T, S)."""
+    if keep is None and T == S:
         return None, True
-    if T == 1:
+    if keep is None and T == 1:
         return None, False
     q_pos = torch.arange(S - T, S, device=device)[:, None]
     k_pos = torch.arange(S, device=device)[None, :]
-    return k_pos <= q_pos, False
+    allowed = k_pos <= q_pos
+    if keep is not None:
+        # Left padding: no padding key; a padding query sees itself (no empty softmax rows).
+        allowed = allowed & (keep[:, None, None, :] | (k_pos == q_pos))
+    return allowed, False
 
 
 def sliding_window_mask(
-    T: int, S: int, window: int, device: torch.device
+    T: int, S: int, window: int, device: torch.device, keep: torch.Tensor | None = None
 ) -> tuple[torch.Tensor | None, bool]:
     """Causal mask where a query sees at most `window` keys, itself included (Mistral, Gemma 2)."""
     if S <= window:
-        return causal_mask(T, S, device)
+        return causal_mask(T, S, device, keep)
     q_pos = torch.arange(S - T, S, device=device)[:, None]
     k_pos = torch.arange(S, device=device)[None, :]
-    return (k_pos <= q_pos) & (q_pos - k_pos < window), False
+    allowed = (k_pos <= q_pos) & (q_pos - k_pos < window)
+    if keep is not None:
+        allowed = allowed & (keep[:, None, None, :] | (k_pos == q_pos))
+    return allowed, False
 
 
 class GroupedQueryAttention(nn.Module):
@@ -203,7 +211,7 @@ class Block(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
-        rope: tuple[torch.Tensor, torch.Tensor],
+        rope: tuple[torch.Tensor, torch.Tensor] | None,
         mask: tuple[torch.Tensor | None, bool],
         cache: KVCache | None,
         start: int,
@@ -251,14 +259,23 @@ def next_token(
     temperature: float,
     top_k: int | None,
     generator: torch.Generator | None,
+    top_p: float | None = None,
 ) -> torch.Tensor:
-    """One token per row of logits (B, V): argmax at temperature 0, else a top-k sample."""
+    """One token per row of logits (B, V): argmax at temperature 0, else a sample after
+    temperature, top-k and top-p filtering (transformers' order)."""
     if temperature <= 0:
         return logits.argmax(dim=-1, keepdim=True)
     logits = logits.float() / temperature
     if top_k is not None and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        # Nucleus (Holtzman et al. 2020): drop the least likely tokens whose total probability
+        # is at most 1 - top_p, keeping at least one.
+        ascending, order = torch.sort(logits, dim=-1)
+        drop = ascending.softmax(dim=-1).cumsum(dim=-1) <= 1 - top_p
+        drop[:, -1] = False
+        logits = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
     return torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)
 
 
@@ -282,17 +299,31 @@ class Transformer(nn.Module):
         cache: KVCache | None = None,
         start_pos: int | None = None,
         last_only: bool = False,
+        attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Logits (B, T, VOCAB_ROWS), or (B, 1, VOCAB_ROWS) for the last position with last_only."""
-        T = input_ids.shape[1]  # input_ids: (B, T)
+        """Logits (B, T, VOCAB_ROWS), or (B, 1, VOCAB_ROWS) for the last position with last_only.
+
+        attention_mask (B, S), 1 for tokens and 0 for left padding, covers every key of this
+        step (cached ones too, S = start + T); each row is numbered from its first token.
+        """
+        B, T = input_ids.shape
         device = input_ids.device
         cached = cache.length if cache is not None else 0
         start = start_pos if start_pos is not None else cached
         S = start + T if cache is not None else T  # keys visible to this step
-        positions = torch.arange(start, start + T, device=device)
+        keep = None if attention_mask is None else attention_mask.bool()  # (B, S)
+        if keep is not None and keep.shape != (B, S):
+            got = tuple(keep.shape)
+            raise ValueError(f"attention_mask has shape {got}; this step needs ({B}, {S})")
+        if attention_mask is None:
+            positions = torch.arange(start, start + T, device=device)  # (T,)
+        else:
+            # Each row numbered from its first token, as transformers does with left padding.
+            positions = attention_mask.long().cumsum(-1) - 1  # padding: -1, then 0 below
+            positions = positions.masked_fill(~keep, 0)[:, S - T :]  # (B, T)
         x = self.embed(input_ids)  # (B, T, D_MODEL)
         rope = self.rotary(positions)  # cos, sin: (T, ROTARY_DIM)
-        mask = sliding_window_mask(T, S, 4096, device)
+        mask = sliding_window_mask(T, S, 4096, device, keep)
         for layer in self.layers:
             x = layer(x, rope, mask, cache, start)
         if cache is not None:
@@ -327,20 +358,45 @@ class Transformer(nn.Module):
         input_ids: torch.Tensor,
         max_new_tokens: int,
         *,
+        attention_mask: torch.Tensor | None = None,
+        eos_token_id: int | list[int] | None = None,
+        pad_token_id: int = 0,
         temperature: float = 0.0,
         top_k: int | None = None,
+        top_p: float | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Append max_new_tokens tokens: greedy at temperature 0, else top-k sampling."""
+        """Append up to max_new_tokens tokens: greedy at temperature 0, else sampled.
+
+        Prompts of different lengths are left-padded, with attention_mask (B, T) 0 on padding:
+        each row decodes as it would alone. A row ends at an eos_token_id, pad_token_id after;
+        generation stops once every row has ended.
+        """
         B, T = input_ids.shape
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
         cache = self.new_cache(B, T + max_new_tokens)
+        eos = torch.tensor(
+            [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id or []),
+            dtype=torch.long,
+            device=input_ids.device,
+        )
+        unfinished = torch.ones(B, 1, dtype=torch.bool, device=input_ids.device)
+        mask = attention_mask
         tokens = [input_ids]
-        logits = self(input_ids, cache=cache, last_only=True)[:, -1, :VOCAB_SIZE]
+        logits = self(input_ids, cache=cache, last_only=True, attention_mask=mask)
+        logits = logits[:, -1, :VOCAB_SIZE]
         for step in range(max_new_tokens):
-            token = next_token(logits, temperature, top_k, generator)
+            token = next_token(logits, temperature, top_k, generator, top_p)
+            token = torch.where(unfinished, token, pad_token_id)  # ended rows: padding
+            unfinished = unfinished & ~torch.isin(token, eos)
             tokens.append(token)
-            if step + 1 < max_new_tokens:
-                logits = self(token, cache=cache, last_only=True)[:, -1, :VOCAB_SIZE]
+            if step + 1 == max_new_tokens or (eos.numel() and not unfinished.any()):
+                break
+            if mask is not None:
+                mask = torch.cat((mask, mask.new_ones(B, 1)), dim=1)
+            logits = self(token, cache=cache, last_only=True, attention_mask=mask)
+            logits = logits[:, -1, :VOCAB_SIZE]
         return torch.cat(tokens, dim=1)
 
     @torch.no_grad()

@@ -5,9 +5,11 @@ layers, vocabulary 16-128, head size 4-16 or derived, context 8-64) and, over en
 every feature of the schema: both norms and all their options, the four placements, parallel
 residuals with shared and separate norms, every activation, mixture of experts, MHA/MQA/GQA with a
 head size independent of the width, bias overrides, attention scale, sliding windows, softcaps,
-QKV clipping, QK-norm in both scopes, every position encoding and RoPE scaling, padded vocabularies,
-tying, head bias, embedding scale, no final norm, and `layer_overrides` selecting by `layers` and by
-`every`/`offset`. ``spec_dicts()`` draws the same as plain data, before validation.
+QKV clipping, QK-norm in both scopes, every position encoding and RoPE scaling (LongRoPE too),
+padded vocabularies, tying, head bias, embedding scale, multiplier and norm, residual multiplier,
+logit scale, no final norm, and `layer_overrides` selecting by `layers` and by `every`/`offset`,
+overriding windows, FFN widths and (in RoPE models) positions: NoPE layers, other thetas and
+scalings. ``spec_dicts()`` draws the same as plain data, before validation.
 
 Specs are built as dicts and validated with ``ModelSpec.model_validate``, so the cross-field rules
 hold by construction (even rotary dimension, heads divisible by key/value heads, ...).
@@ -40,7 +42,9 @@ from archspec.spec.resolve import deep_merge
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "geglu_tanh", "reglu")
 PLACEMENTS = ("pre", "post", "branch_post", "sandwich")
 POSITIONS = ("learned", "rope", "alibi", "none")
-ROPE_SCALINGS = ("linear", "ntk", "yarn", "llama3")
+ROPE_SCALINGS = ("linear", "ntk", "yarn", "llama3", "longrope")
+_MAX_PAIRS = 32
+"""Most rotary pairs a drawn head has (64 dimensions); LongRoPE factor lists are cut to size."""
 
 TINY: dict[str, Any] = {
     "name": "tiny",
@@ -114,6 +118,8 @@ def norm_dicts(draw: st.DrawFn) -> dict[str, Any]:
 def rope_scaling_dicts(draw: st.DrawFn, max_seq_len: int) -> dict[str, Any]:
     """One RoPE scaling of each kind, with its optional fields sometimes written."""
     kind = draw(st.sampled_from(ROPE_SCALINGS))
+    if kind == "longrope":
+        return draw(longrope_dicts(max_seq_len))
     scaling: dict[str, Any] = {"kind": kind, "factor": draw(st.floats(1.0, 16.0))}
     if kind == "yarn":
         scaling["original_max_seq_len"] = draw(st.integers(4, max_seq_len))
@@ -129,6 +135,36 @@ def rope_scaling_dicts(draw: st.DrawFn, max_seq_len: int) -> dict[str, Any]:
             scaling["low_freq_factor"] = low
             scaling["high_freq_factor"] = low + draw(st.floats(0.5, 4.0))
     return scaling
+
+
+@st.composite
+def longrope_dicts(draw: st.DrawFn, max_seq_len: int) -> dict[str, Any]:
+    """LongRoPE with :data:`_MAX_PAIRS` factors each (:func:`spec_dicts` cuts them to the rotary
+    pairs). The long factors differ from the short ones only when the original context covers
+    `max_seq_len`: transformers switches tables per pass, so where the switch can happen, a
+    cached prefix keeps its short-factor rotation and cached decoding is not one forward pass."""
+    factors = st.lists(st.floats(1.0, 8.0), min_size=_MAX_PAIRS, max_size=_MAX_PAIRS)
+    short = draw(factors)
+    original = draw(st.integers(4, 2 * max_seq_len))
+    scaling: dict[str, Any] = {
+        "kind": "longrope",
+        "short_factor": short,
+        "long_factor": draw(factors) if original >= max_seq_len else short,
+        "original_max_seq_len": original,
+    }
+    _maybe(draw, scaling, "attention_factor", st.floats(0.5, 2.0))
+    return scaling
+
+
+def _cut_longrope(position: dict[str, Any] | None, attention: dict[str, Any], d_model: int) -> None:
+    """Cut drawn LongRoPE factor lists to the head's rotary pairs."""
+    scaling = (position or {}).get("scaling") or {}
+    if scaling.get("kind") != "longrope":
+        return
+    size = attention.get("head_dim") or d_model // attention["n_heads"]
+    pairs = int(size * position.get("fraction", 1.0)) // 2
+    scaling["short_factor"] = scaling["short_factor"][:pairs]
+    scaling["long_factor"] = scaling["long_factor"][:pairs]
 
 
 @st.composite
@@ -229,12 +265,37 @@ def block_dicts(draw: st.DrawFn) -> dict[str, Any]:
         _maybe(draw, block, "shared_norm", st.booleans())
     else:
         _maybe(draw, block, "parallel_residual", st.just(False))
+    _maybe(draw, block, "residual_multiplier", st.none() | st.floats(0.1, 2.0))
     return block
 
 
 @st.composite
-def layer_rule_dicts(draw: st.DrawFn, n_layers: int, max_seq_len: int) -> dict[str, Any]:
-    """A rule picking `layers` or `every`/`offset` that overrides the window and/or FFN width."""
+def layer_position_dicts(draw: st.DrawFn) -> dict[str, Any]:
+    """A layer's position in a RoPE model: none (NoPE), another theta and/or another scaling."""
+    if draw(st.integers(0, 2)) == 0:
+        return {"kind": "none"}
+    position: dict[str, Any] = {"kind": "rope"}  # (an earlier rule may have switched RoPE off)
+    _maybe(draw, position, "theta", st.sampled_from([500.0, 1e6]) | st.floats(1.5, 100.0))
+    if len(position) == 1 or draw(st.booleans()):
+        factor = draw(st.floats(1.0, 16.0))
+        position["scaling"] = draw(
+            st.sampled_from(
+                [
+                    None,
+                    {"kind": "linear", "factor": factor},
+                    {"kind": "llama3", "factor": factor, "original_max_seq_len": 8},
+                ]
+            )
+        )
+    return position
+
+
+@st.composite
+def layer_rule_dicts(
+    draw: st.DrawFn, n_layers: int, max_seq_len: int, rope: bool = False
+) -> dict[str, Any]:
+    """A rule picking `layers` or `every`/`offset` that overrides the window and/or FFN width,
+    and in a RoPE model sometimes the position (NoPE layers, another theta or scaling)."""
     rule: dict[str, Any] = {}
     by_list = draw(st.booleans())
     if by_list or draw(st.integers(0, 4)) == 0:
@@ -248,6 +309,8 @@ def layer_rule_dicts(draw: st.DrawFn, n_layers: int, max_seq_len: int) -> dict[s
         rule["attention"] = {"sliding_window": draw(st.none() | st.integers(1, max_seq_len))}
     if which in ("ffn", "both"):
         rule["ffn"] = {"hidden_dim": draw(st.integers(8, 96))}
+    if rope and draw(st.booleans()):
+        rule["position"] = draw(layer_position_dicts())
     return rule
 
 
@@ -273,6 +336,7 @@ def spec_dicts(
     ntk = rope and ((position or {}).get("scaling") or {}).get("kind") == "ntk"
     min_rotary = 4 if ntk else 2  # NTK raises the base to rotary_dim / (rotary_dim - 2)
     d_model, attention = draw(attention_dicts(max_seq_len, fraction, min_rotary))
+    _cut_longrope(position, attention, d_model)
     data: dict[str, Any] = {
         "name": "tiny-" + draw(st.text("abcdefghijklmnopqrstuvwxyz0123456789-", max_size=10)),
         "vocab_size": vocab_size,
@@ -291,7 +355,14 @@ def spec_dicts(
     if position is not None:
         data["position"] = position
     _maybe(draw, data, "block", block_dicts())
-    embedding = st.fixed_dictionaries({}, optional={"scale_by_sqrt_d_model": st.booleans()})
+    embedding = st.fixed_dictionaries(
+        {},
+        optional={
+            "scale_by_sqrt_d_model": st.booleans(),
+            "multiplier": st.none() | st.floats(0.5, 16.0),
+            "norm": st.none() | norm_dicts(),
+        },
+    )
     _maybe(draw, data, "embedding", embedding)
     _maybe(
         draw,
@@ -304,6 +375,7 @@ def spec_dicts(
                 "tie_embeddings": st.booleans(),
                 "bias": st.booleans(),
                 "logit_softcap": st.none() | st.floats(1.0, 50.0),
+                "logit_scale": st.none() | st.floats(0.05, 2.0),
             },
         ),
     )
@@ -311,7 +383,7 @@ def spec_dicts(
         draw,
         data,
         "layer_overrides",
-        st.lists(layer_rule_dicts(n_layers, max_seq_len), min_size=1, max_size=2),
+        st.lists(layer_rule_dicts(n_layers, max_seq_len, rope), min_size=1, max_size=2),
     )
     return data
 

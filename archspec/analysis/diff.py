@@ -95,8 +95,22 @@ def _position(spec: ModelSpec) -> str:
     if p.layout != "half_split":
         text += ", interleaved"
     if p.scaling is not None:
-        text += f", {p.scaling.kind} x{p.scaling.factor:g}"
+        factor = getattr(p.scaling, "factor", None)
+        text += f", {p.scaling.kind}" + ("" if factor is None else f" x{factor:g}")
     return text
+
+
+def _layer_positions(spec: ModelSpec) -> str:
+    """How the layers' positions differ from the model's (per-layer theta, NoPE layers)."""
+    layers = resolve.layer_specs(spec)
+    if all(layer.position == spec.position for layer in layers):
+        return "—"
+    nope = sum(layer.position.kind == "none" for layer in layers)
+    rope = [layer.position for layer in layers if layer.position.kind == "rope"]
+    distinct = [p for i, p in enumerate(rope) if p not in rope[:i]]
+    parts = [f"{len(distinct)} RoPE configs"] if len(distinct) > 1 else []
+    parts += [f"no positions on {nope}/{len(layers)} layers"] if nope else []
+    return ", ".join(parts) or "—"
 
 
 def _windows(spec: ModelSpec) -> str:
@@ -157,6 +171,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("norm", _norm, (("norm",),)),
     Knob("norm placement", _placement, (("block",),)),
     Knob("position", _position, (("position",),)),
+    Knob("per-layer position", _layer_positions, (("layer_overrides",),)),
     Knob(
         "bias",
         _bias,
@@ -186,7 +201,23 @@ KNOBS: tuple[Knob, ...] = (
         lambda s: "yes" if s.embedding.scale_by_sqrt_d_model else "no",
         (("embedding",),),
     ),
+    Knob(
+        "embedding multiplier",
+        lambda s: _opt(s.embedding.multiplier),
+        (("embedding", "multiplier"),),
+    ),
+    Knob(
+        "embedding norm",
+        lambda s: "—" if s.embedding.norm is None else s.embedding.norm.kind,
+        (("embedding", "norm"),),
+    ),
+    Knob(
+        "residual multiplier",
+        lambda s: _opt(s.block.residual_multiplier),
+        (("block", "residual_multiplier"),),
+    ),
     Knob("head bias", lambda s: "yes" if s.head.bias else "no", (("head", "bias"),)),
+    Knob("logit scale", lambda s: _opt(s.head.logit_scale), (("head", "logit_scale"),)),
     Knob("final logit softcap", lambda s: _opt(s.head.logit_softcap), (("head", "logit_softcap"),)),
     Knob("context", lambda s: str(s.max_seq_len), (("max_seq_len",),)),
     Knob("dtype", lambda s: s.dtype, (("dtype",),)),

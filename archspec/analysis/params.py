@@ -46,7 +46,8 @@ class ParamCount:
     total_untied: int
     """`total` plus the output head when it is tied to the embedding (equal when untied)."""
     non_embedding: int
-    """Parameters of the blocks and the final norm: total less embeddings, position table and head."""
+    """Parameters of the blocks and the norms (final, embedding): total less embeddings, position
+    table and head."""
     active: int
     """Parameters used per token: `total` less the experts a token is not routed to (MoE)."""
     breakdown: dict[str, int]
@@ -179,13 +180,14 @@ def count_params(spec: ModelSpec) -> ParamCount:
     rows = resolve.vocab_rows(spec)
     per_layer = [layer_params(spec, layer) for layer in resolve.layer_specs(spec)]
     final_norm = norm_params(spec.norm, spec.d_model) if spec.head.final_norm else 0
+    embed_norm = norm_params(spec.embedding.norm, spec.d_model) if spec.embedding.norm else 0
     head_matrix = rows * spec.d_model
     breakdown = {
         "embedding": rows * spec.d_model,
         "position": spec.max_seq_len * spec.d_model if spec.position.kind == "learned" else 0,
         "attention": sum(layer.attention for layer in per_layer),
         "ffn": sum(layer.ffn for layer in per_layer),
-        "norm": sum(layer.norm for layer in per_layer) + final_norm,
+        "norm": sum(layer.norm for layer in per_layer) + final_norm + embed_norm,
         "head": (0 if spec.head.tie_embeddings else head_matrix)
         + rows * spec.head.bias
         + head_adapter_params(spec),

@@ -28,6 +28,7 @@ from archspec.plan.types import (
     LinearPlan,
     ModelPlan,
     NormPlan,
+    RopePlan,
 )
 from archspec.spec.model import ModelSpec
 
@@ -66,6 +67,7 @@ class BlockView:
     ffn_post_norm: str | None
     attention: str
     ffn: str
+    residual_scale: float | None
 
 
 def _environment() -> jinja2.Environment:
@@ -158,6 +160,14 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         layer_blocks.append(block_name)
     final_norm = norm(plan.final_norm)
     adapters = _adapter_classes(plan, names)
+    embed_norm = norm(plan.embed_norm)
+    ropes = {names(("rope", r), "RotaryEmbedding"): r for r in plan.ropes}
+    rope_names = list(ropes)
+    # Each layer's entry in the tuple of tables the forward pass builds (None: no rotation).
+    rope_calls = [f"self.{_rope_attribute(k)}(positions)" for k in range(len(ropes))]
+    if any(layer.rope is None for layer in plan.layers) and ropes:
+        rope_calls.append("None")
+    layer_ropes = [len(ropes) if layer.rope is None else layer.rope for layer in plan.layers]
     counts = count_params(spec)
     return {
         "spec": spec,
@@ -172,6 +182,14 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         "layer_blocks": layer_blocks,
         "uniform_blocks": len(set(layer_blocks)) == 1,
         "final_norm": final_norm,
+        "embed_norm": embed_norm,
+        "ropes": ropes,
+        "rope_attributes": {name: _rope_attribute(k) for k, name in enumerate(rope_names)},
+        "rope_doc": {name: _rope_doc(r) for name, r in ropes.items()},
+        "rope_calls": rope_calls,
+        "layer_ropes": layer_ropes,
+        "single_rope": len(rope_calls) <= 1,
+        "needs_math": any(r.scaling == "llama3" for r in plan.ropes),
         "sliding": any(w is not None for w in plan.windows),
         "any_softcap": any(a.softcap is not None for a in attentions.values()),
         "any_sdpa": any(a.softcap is None for a in attentions.values()),
@@ -223,7 +241,19 @@ def _block_view(layer: LayerPlan, attn: str, ffn: str, norm: Any) -> tuple[Any, 
         norm(layer.ffn_post_norm),
         attn,
         ffn,
+        layer.residual_scale,
     )
+
+
+def _rope_attribute(k: int) -> str:
+    """Attribute of the k-th rotary module: `rotary`, `rotary2`, ..."""
+    return "rotary" if k == 0 else f"rotary{k + 1}"
+
+
+def _rope_doc(rope: RopePlan) -> str:
+    """A rotary configuration in a few words, to tell several apart."""
+    how = "" if rope.scaling == "none" else f", {rope.scaling} scaling"
+    return f"theta {rope.theta:g}{how}"
 
 
 def features(spec: ModelSpec, plan: ModelPlan) -> list[str]:
@@ -247,6 +277,11 @@ def features(spec: ModelSpec, plan: ModelPlan) -> list[str]:
         "tied embeddings",
         "embedding x sqrt(d)",
         "adapters",
+        "per-layer position",
+        "embedding multiplier",
+        "embedding norm",
+        "residual multiplier",
+        "logit scale",
     }
     out = []
     for knob in KNOBS:

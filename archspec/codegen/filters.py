@@ -60,9 +60,10 @@ def doc(text: object) -> str:
     return "\n".join(line.rstrip() for line in clean.splitlines())
 
 
-def tuple_literal(items: object, prefix: str = "", width: int = LINE_WIDTH) -> str:
+def tuple_literal(items: object, prefix: str = "", width: int = LINE_WIDTH, indent: int = 0) -> str:
     """A tuple literal laid out as `ruff format` would: a repeating pattern as `(a, b) * n`,
-    else one line when `prefix + literal` fits in ``width``, else one item per line."""
+    else one line when `prefix + literal` fits in ``width``, else one item per line (``prefix``
+    and the closing parenthesis at column ``indent``)."""
     values = tuple(items)
     for period in range(1, len(values) // 2 + 1):
         if len(values) % period == 0 and values == values[:period] * (len(values) // period):
@@ -70,7 +71,8 @@ def tuple_literal(items: object, prefix: str = "", width: int = LINE_WIDTH) -> s
     one_line = py(values)
     if len(prefix) + len(one_line) <= width:
         return one_line
-    return "(\n" + "".join(f"    {py(v)},\n" for v in values) + ")"
+    pad = " " * indent
+    return "(\n" + "".join(f"{pad}    {py(v)},\n" for v in values) + f"{pad})"
 
 
 def wrap(text: str, first: str, rest: str, width: int = 96) -> str:

@@ -81,7 +81,7 @@ def spec_meaning(spec: ModelSpec) -> dict[str, Any]:
 
     Metadata is dropped; defaults are written out (head size, KV heads, biases, attention scale,
     shared norm, LayerNorm shift, YaRN attention factor, vocabulary rows); `layer_overrides` become one resolved
-    attention and FFN per layer, so a pattern written as rules and the same pattern written per
+    attention, FFN and position per layer, so a pattern written as rules and the same pattern written per
     layer compare equal. (A candidate for `archspec.spec.resolve`.)
     """
     data = spec.model_dump(mode="json")
@@ -115,7 +115,9 @@ def spec_meaning(spec: ModelSpec) -> dict[str, Any]:
             attention["qk_norm"]["norm"] = _norm_meaning(attention["qk_norm"]["norm"])
         ffn = layer.ffn.model_dump(mode="json")
         ffn["bias"] = resolve.ffn_bias(spec, layer.ffn)
-        layers.append({"attention": attention, "ffn": ffn})
+        layers.append(
+            {"attention": attention, "ffn": ffn, "position": layer.position.model_dump(mode="json")}
+        )
     data["layers"] = layers
     return data
 

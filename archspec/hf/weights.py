@@ -11,7 +11,7 @@ checkpoint header without importing torch; the torch side of each transform is i
 :mod:`archspec.hf.loader`.
 
 The archspec keys are fixed by the runtime module (`archspec.nn`): `embed.weight`,
-`pos_embed.weight`, `layers.{i}.{attn_norm,attn_post_norm,ffn_norm,ffn_post_norm}.*`,
+`pos_embed.weight`, `embed_norm.*`, `layers.{i}.{attn_norm,attn_post_norm,ffn_norm,ffn_post_norm}.*`,
 `layers.{i}.attn.{q,k,v,o}_proj.*`, `layers.{i}.attn.{q,k}_norm.*`,
 `layers.{i}.ffn.{gate,up,down}_proj.*`, MoE `layers.{i}.ffn.router.*` and stacked
 `layers.{i}.ffn.experts.{gate,up,down}_proj` (E, out, in) with `*_bias`, `final_norm.*`, `lm_head.*`.
@@ -97,6 +97,7 @@ def _top_shapes(plan: ModelPlan, *, include_tied: bool = False) -> dict[str, Sha
     out: dict[str, Shape] = {"embed.weight": (rows, d)}
     if plan.position == "learned":
         out["pos_embed.weight"] = (plan.max_seq_len, d)
+    out.update(_norm_shapes(plan.embed_norm, "embed_norm."))
     out.update(_norm_shapes(plan.final_norm, "final_norm."))
     if include_tied or not plan.tie_embeddings:
         out["lm_head.weight"] = (rows, d)
@@ -212,7 +213,7 @@ def rules(
     shapes = _top_shapes(plan)
     out: list[Rule] = []
     unplaced: list[str] = []
-    for key in ("embed", "pos_embed", "final_norm", "lm_head"):
+    for key in ("embed", "pos_embed", "embed_norm", "final_norm", "lm_head"):
         for param in ("weight", "bias"):
             ours = f"{key}.{param}"
             if ours in shapes:

@@ -162,6 +162,16 @@ def causal_allowed(T: int, S: int, window: int | None, device: torch.device) -> 
     return allowed
 
 
+def padding_allowed(allowed: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """(B, 1, T, S): ``allowed`` (T, S) restricted to the keys ``keep`` (B, S) marks as tokens
+    (left padding). A padding query still sees itself, so that no row of scores is empty (an
+    all -inf row would make NaNs that reach real tokens through the cache)."""
+    T, S = allowed.shape
+    q_pos = torch.arange(S - T, S, device=keep.device)[:, None]
+    k_pos = torch.arange(S, device=keep.device)[None, :]
+    return allowed & (keep[:, None, None, :] | (k_pos == q_pos))
+
+
 def build_attention(plan: AttentionPlan, rope: RopePlan | None, layer_index: int) -> Attention:
     cls = SoftcappedAttention if plan.softcap is not None else Attention
     return cls(plan, rope, layer_index)

@@ -12,6 +12,26 @@ from archspec.nn.norm import build_norm
 from archspec.plan.types import LayerPlan, RopePlan
 
 
+class Scale(nn.Module):
+    """x times a constant: Granite's residual and embedding multipliers, Cohere's logit scale."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+def scale_or_identity(factor: float | None) -> nn.Module:
+    return Scale(factor) if factor is not None else nn.Identity()
+
+
+def residual_scale(plan: LayerPlan) -> nn.Module:
+    """Granite: branch outputs times `residual_multiplier` before they join the residual stream."""
+    return scale_or_identity(plan.residual_scale)
+
+
 class SequentialBlock(nn.Module):
     """x + post(attn(pre(x))), then the same for the FFN: pre-norm (Llama), branch-output norm
     (OLMo 2, no pre norms) and sandwich (Gemma 2, both)."""
@@ -24,12 +44,14 @@ class SequentialBlock(nn.Module):
         self.ffn_norm = build_norm(plan.ffn_norm)
         self.ffn = build_ffn(plan.ffn)
         self.ffn_post_norm = build_norm(plan.ffn_post_norm)
+        self.scale = residual_scale(plan)
 
     def forward(
         self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int
     ) -> torch.Tensor:
-        x = x + self.attn_post_norm(self.attn(self.attn_norm(x), tables, mask, cache, start))
-        return x + self.ffn_post_norm(self.ffn(self.ffn_norm(x)))
+        attn = self.attn_post_norm(self.attn(self.attn_norm(x), tables, mask, cache, start))
+        x = x + self.scale(attn)
+        return x + self.scale(self.ffn_post_norm(self.ffn(self.ffn_norm(x))))
 
 
 class PostNormBlock(nn.Module):
@@ -41,12 +63,13 @@ class PostNormBlock(nn.Module):
         self.attn_norm = build_norm(plan.attn_norm)
         self.ffn = build_ffn(plan.ffn)
         self.ffn_norm = build_norm(plan.ffn_norm)
+        self.scale = residual_scale(plan)
 
     def forward(
         self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int
     ) -> torch.Tensor:
-        x = self.attn_norm(x + self.attn(x, tables, mask, cache, start))
-        return self.ffn_norm(x + self.ffn(x))
+        x = self.attn_norm(x + self.scale(self.attn(x, tables, mask, cache, start)))
+        return self.ffn_norm(x + self.scale(self.ffn(x)))
 
 
 class SharedNormParallelBlock(nn.Module):
@@ -57,12 +80,13 @@ class SharedNormParallelBlock(nn.Module):
         self.attn_norm = build_norm(plan.attn_norm)
         self.attn = build_attention(plan.attention, rope, plan.index)
         self.ffn = build_ffn(plan.ffn)
+        self.scale = residual_scale(plan)
 
     def forward(
         self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int
     ) -> torch.Tensor:
         h = self.attn_norm(x)
-        return x + self.attn(h, tables, mask, cache, start) + self.ffn(h)
+        return x + self.scale(self.attn(h, tables, mask, cache, start)) + self.scale(self.ffn(h))
 
 
 class ParallelBlock(nn.Module):
@@ -74,15 +98,13 @@ class ParallelBlock(nn.Module):
         self.attn = build_attention(plan.attention, rope, plan.index)
         self.ffn_norm = build_norm(plan.ffn_norm)
         self.ffn = build_ffn(plan.ffn)
+        self.scale = residual_scale(plan)
 
     def forward(
         self, x: torch.Tensor, tables: object, mask: Mask, cache: KVCache | None, start: int
     ) -> torch.Tensor:
-        return (
-            x
-            + self.attn(self.attn_norm(x), tables, mask, cache, start)
-            + self.ffn(self.ffn_norm(x))
-        )
+        attn = self.attn(self.attn_norm(x), tables, mask, cache, start)
+        return x + self.scale(attn) + self.scale(self.ffn(self.ffn_norm(x)))
 
 
 def build_block(plan: LayerPlan, rope: RopePlan | None) -> nn.Module:

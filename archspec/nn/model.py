@@ -8,14 +8,20 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from archspec.nn.attention import Mask, causal_allowed
-from archspec.nn.block import build_block
+from archspec.nn.attention import Mask, causal_allowed, padding_allowed
+from archspec.nn.block import build_block, scale_or_identity
 from archspec.nn.cache import KVCache
-from archspec.nn.generate import next_token
+from archspec.nn.generate import (
+    check_attention_mask,
+    check_positions,
+    check_request,
+    eos_tensor,
+    next_token,
+)
 from archspec.nn.linear import build_linear
 from archspec.nn.lora import adapted_linears, freeze_base, init_adapters, merge_adapters
 from archspec.nn.norm import GemmaRMSNorm, build_norm
-from archspec.nn.position import LearnedPositions, NoPositions, NoRotary, Rotary
+from archspec.nn.position import LearnedPositions, NoPositions, Rotaries
 from archspec.plan.types import ModelPlan
 from archspec.spec.model import ModelSpec
 
@@ -43,17 +49,31 @@ class SoftCap(nn.Module):
 
 
 class CausalMasks(nn.Module):
-    """One Mask per distinct attention window; fused causal SDPA wherever no explicit mask is needed."""
+    """One Mask per distinct attention window; fused causal SDPA wherever no explicit mask is needed.
+
+    ``keep`` (B, S), when given, marks the keys that are tokens rather than (left) padding.
+    """
 
     def __init__(self, windows: tuple[int | None, ...]) -> None:
         super().__init__()
         self.windows = windows
 
-    def forward(self, T: int, S: int, device: torch.device, dtype: torch.dtype) -> list[Mask]:
-        return [self.mask(T, S, w, device) for w in self.windows]
+    def forward(
+        self,
+        T: int,
+        S: int,
+        device: torch.device,
+        dtype: torch.dtype,
+        keep: torch.Tensor | None = None,
+    ) -> list[Mask]:
+        return [self.mask(T, S, w, device, keep) for w in self.windows]
 
     @staticmethod
-    def mask(T: int, S: int, window: int | None, device: torch.device) -> Mask:
+    def mask(
+        T: int, S: int, window: int | None, device: torch.device, keep: torch.Tensor | None = None
+    ) -> Mask:
+        if keep is not None:
+            return Mask(padding_allowed(causal_allowed(T, S, window, device), keep), False)
         if window is None or window >= S:
             if T == S:
                 return Mask(None, True)
@@ -70,19 +90,26 @@ class AlibiMasks(CausalMasks):
         super().__init__(windows)
         self.slopes = slopes
 
-    def forward(self, T: int, S: int, device: torch.device, dtype: torch.dtype) -> list[Mask]:
+    def forward(
+        self,
+        T: int,
+        S: int,
+        device: torch.device,
+        dtype: torch.dtype,
+        keep: torch.Tensor | None = None,
+    ) -> list[Mask]:
         slopes = torch.tensor(self.slopes, dtype=torch.float32, device=device)
         distance = (
             torch.arange(S - T, S, device=device)[:, None] - torch.arange(S, device=device)[None, :]
         )
         bias = -slopes[:, None, None] * distance  # (H, T, S)
-        return [
-            Mask(
-                bias.masked_fill(~causal_allowed(T, S, w, device), float("-inf"))[None].to(dtype),
-                False,
-            )
-            for w in self.windows
-        ]
+        masks = []
+        for w in self.windows:
+            allowed = causal_allowed(T, S, w, device)
+            if keep is not None:
+                allowed = padding_allowed(allowed, keep)  # (B, 1, T, S)
+            masks.append(Mask(bias[None].masked_fill(~allowed, float("-inf")).to(dtype), False))
+        return masks
 
 
 class Transformer(nn.Module):
@@ -100,20 +127,32 @@ class Transformer(nn.Module):
             EmbedScale(plan.embed_scale) if plan.embed_scale is not None else nn.Identity()
         )
         learned = plan.position == "learned"
+        # Learned positions stop at max_seq_len: a longer request is refused, not an IndexError.
+        self.position_limit = plan.max_seq_len if learned else None
         self.pos_embed = (
             LearnedPositions(plan.max_seq_len, plan.d_model) if learned else NoPositions()
         )
-        self.rotary = Rotary(plan.rope) if plan.rope is not None else NoRotary()
+        self.embed_multiplier = scale_or_identity(plan.embed_multiplier)
+        self.embed_norm = build_norm(plan.embed_norm)
+        self.rotary = Rotaries(plan.ropes)
+        # Each layer's entry in the rotary tables; the last entry (None) for layers without RoPE.
+        self.layer_ropes = tuple(
+            len(plan.ropes) if layer.rope is None else layer.rope for layer in plan.layers
+        )
         slopes = plan.alibi_slopes
         self.masks = (
             AlibiMasks(plan.windows, slopes) if slopes is not None else CausalMasks(plan.windows)
         )
-        self.layers = nn.ModuleList(build_block(layer, plan.rope) for layer in plan.layers)
+        self.layers = nn.ModuleList(
+            build_block(layer, None if layer.rope is None else plan.ropes[layer.rope])
+            for layer in plan.layers
+        )
         self.layer_masks = tuple(layer.mask for layer in plan.layers)
         self.final_norm = build_norm(plan.final_norm)
         self.lm_head = build_linear(plan.head)
         if plan.tie_embeddings:
             self.lm_head.weight = self.embed.weight
+        self.logit_scale = scale_or_identity(plan.logit_scale)
         self.softcap = (
             SoftCap(plan.logit_softcap) if plan.logit_softcap is not None else nn.Identity()
         )
@@ -124,22 +163,37 @@ class Transformer(nn.Module):
         cache: KVCache | None = None,
         start_pos: int | None = None,
         last_only: bool = False,
+        attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Logits (B, T, vocab_rows), or (B, 1, vocab_rows) for the last position with ``last_only``."""
+        """Logits (B, T, vocab_rows), or (B, 1, vocab_rows) for the last position with ``last_only``.
+
+        ``attention_mask`` (B, S), 1 for tokens and 0 for left padding, covers every key this step
+        sees (the cached ones too, S = start + T); each row is then numbered from its first token,
+        as transformers numbers it.
+        """
         B, T = input_ids.shape
         start = start_pos if start_pos is not None else (cache.length if cache is not None else 0)
         S = start + T if cache is not None else T
-        positions = torch.arange(start, start + T, device=input_ids.device)
-        x = self.pos_embed(self.embed_scale(self.embed(input_ids)), positions)
+        if attention_mask is None:
+            check_positions(start + T, self.position_limit)
+            positions = torch.arange(start, start + T, device=input_ids.device)
+            keep = None
+        else:
+            check_attention_mask(attention_mask, B, S)
+            keep = attention_mask.bool()
+            positions = attention_mask.long().cumsum(-1) - 1  # padding: -1, then 0 below
+            positions = positions.masked_fill(~keep, 0)[:, S - T :]  # (B, T)
+        x = self.embed_multiplier(self.embed_scale(self.embed(input_ids)))
+        x = self.embed_norm(self.pos_embed(x, positions))
         tables = self.rotary(positions)
-        masks = self.masks(T, S, input_ids.device, x.dtype)
-        for layer, m in zip(self.layers, self.layer_masks, strict=True):
-            x = layer(x, tables, masks[m], cache, start)
+        masks = self.masks(T, S, input_ids.device, x.dtype, keep)
+        for layer, m, r in zip(self.layers, self.layer_masks, self.layer_ropes, strict=True):
+            x = layer(x, tables[r], masks[m], cache, start)
         if cache is not None:
             cache.length = start + T
         if last_only:
             x = x[:, -1:]
-        return self.softcap(self.lm_head(self.final_norm(x)))
+        return self.softcap(self.logit_scale(self.lm_head(self.final_norm(x))))
 
     def new_cache(
         self,
@@ -164,21 +218,52 @@ class Transformer(nn.Module):
         input_ids: torch.Tensor,
         max_new_tokens: int,
         *,
+        attention_mask: torch.Tensor | None = None,
+        eos_token_id: int | list[int] | None = None,
+        pad_token_id: int = 0,
         temperature: float = 0.0,
         top_k: int | None = None,
+        top_p: float | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Append ``max_new_tokens`` tokens: greedy at temperature 0, else temperature/top-k sampling."""
+        """Append up to ``max_new_tokens`` tokens: greedy at temperature 0, else a sample after
+        temperature, top-k and top-p (nucleus) filtering, in transformers' order.
+
+        Args:
+            input_ids: Prompts (B, T), left-padded when their lengths differ.
+            max_new_tokens: Most tokens appended to each row.
+            attention_mask: (B, T), 1 for tokens and 0 for padding: each row then decodes as it
+                would alone (its own positions, padding never attended, in the cache too).
+            eos_token_id: Id(s) that end a row: later tokens of that row are ``pad_token_id``,
+                and generation stops early once every row has ended.
+            pad_token_id: Written after a row's end of sequence.
+            temperature, top_k, top_p: Sampling; temperature 0 is greedy.
+            generator: Random source for sampling.
+
+        Returns:
+            (B, T + n) token ids, the prompt first, n <= max_new_tokens.
+        """
         B, T = input_ids.shape
+        check_request(max_new_tokens, temperature, top_k, top_p)
+        longest = T if attention_mask is None else int(attention_mask.sum(-1).max())
+        check_positions(longest + max_new_tokens - 1, self.position_limit, generating=True)
         cache = self.new_cache(B, T + max_new_tokens)
+        eos = eos_tensor(eos_token_id, input_ids.device)
+        unfinished = torch.ones(B, 1, dtype=torch.bool, device=input_ids.device)
+        mask = attention_mask
         tokens = [input_ids]
         vocab = self.plan.vocab_size  # padding rows of a padded vocabulary are never sampled
-        logits = self(input_ids, cache=cache, last_only=True)[:, -1, :vocab]
+        logits = self(input_ids, cache=cache, last_only=True, attention_mask=mask)[:, -1, :vocab]
         for step in range(max_new_tokens):
-            token = next_token(logits, temperature, top_k, generator)
+            token = next_token(logits, temperature, top_k, generator, top_p)
+            token = torch.where(unfinished, token, pad_token_id)
+            unfinished = unfinished & ~torch.isin(token, eos)
             tokens.append(token)
-            if step + 1 < max_new_tokens:
-                logits = self(token, cache=cache, last_only=True)[:, -1, :vocab]
+            if step + 1 == max_new_tokens or (eos.numel() and not unfinished.any()):
+                break
+            if mask is not None:
+                mask = torch.cat((mask, mask.new_ones(B, 1)), dim=1)
+            logits = self(token, cache=cache, last_only=True, attention_mask=mask)[:, -1, :vocab]
         return torch.cat(tokens, dim=1)
 
     def init_adapters(self) -> None:

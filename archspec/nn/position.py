@@ -11,10 +11,15 @@ from torch import nn
 from archspec.plan.types import RopePlan
 
 
-def rope_inv_freq(plan: RopePlan, device: torch.device | None = None) -> torch.Tensor:
-    """Inverse frequencies of the rotary pairs, scaled as the plan says (float32, like the references)."""
+def rope_inv_freq(
+    plan: RopePlan, device: torch.device | None = None, positions: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Inverse frequencies of the rotary pairs, scaled as the plan says (float32, like the
+    references). LongRoPE picks its factors by the largest of ``positions`` (none: short)."""
     dim = plan.rotary_dim
     exponents = torch.arange(0, dim, 2, dtype=torch.int64, device=device).float() / dim
+    if plan.scaling == "longrope":
+        return _longrope(plan.base**exponents, plan, positions)
     inv_freq = 1.0 / (plan.base**exponents)
     if plan.scaling == "linear":
         return inv_freq / plan.factor
@@ -35,6 +40,17 @@ def _llama3(inv_freq: torch.Tensor, plan: RopePlan) -> torch.Tensor:
     smooth = (plan.original_max_seq_len / wavelen - low) / (high - low)
     smoothed = (1 - smooth) * scaled / plan.factor + smooth * scaled
     return torch.where(~short_waves & ~long_waves, smoothed, scaled)
+
+
+def _longrope(powers: torch.Tensor, plan: RopePlan, positions: torch.Tensor | None) -> torch.Tensor:
+    """LongRoPE (Ding et al. 2024): each pair's frequency divided by its factor, the long factors
+    once the pass reaches past the original context (transformers decides by the largest position
+    of the pass, so a cached prefix keeps the tables it was rotated with)."""
+    short = torch.tensor(plan.short_factor, dtype=torch.float32, device=powers.device)
+    long = torch.tensor(plan.long_factor, dtype=torch.float32, device=powers.device)
+    if positions is not None:
+        short = torch.where(positions.max() + 1 > plan.original_max_seq_len, long, short)
+    return 1.0 / (short * powers)
 
 
 def _yarn(inv_freq: torch.Tensor, plan: RopePlan) -> torch.Tensor:
@@ -62,21 +78,28 @@ class Rotary(nn.Module):
         """(cos, sin) tables (T, rotary_dim); sin carries the rotation's sign (negative on the
         first dimension of each pair), so rotating is x * cos + swap(x) * sin: the same products
         as the references' x * cos + rotate_half(x) * sin, one kernel (the negation) fewer."""
-        inv_freq = rope_inv_freq(self.plan, positions.device)
-        freqs = positions.float()[:, None] * inv_freq[None, :]  # (T, rotary_dim / 2)
+        inv_freq = rope_inv_freq(self.plan, positions.device, positions)
+        # Positions (T) or, per row, (B, T); a heads axis is added to the latter.
+        freqs = positions.float()[..., None] * inv_freq  # (..., T, rotary_dim / 2)
+        freqs = freqs.unsqueeze(-3) if freqs.ndim == 3 else freqs
         cos, sin = freqs.cos() * self.attention_factor, freqs.sin() * self.attention_factor
         if self.interleaved:
-            cos = torch.repeat_interleave(cos, 2, dim=-1)  # (T, rotary_dim): c0 c0 c1 c1 ...
+            cos = torch.repeat_interleave(cos, 2, dim=-1)  # (..., rotary_dim): c0 c0 c1 c1 ...
             sin = torch.stack((-sin, sin), dim=-1).flatten(-2)  # -s0 s0 -s1 s1 ...
             return cos, sin
         return torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)  # c0 c1 .. c0 c1 ..
 
 
-class NoRotary(nn.Module):
-    """Positions that are not rotary: no tables."""
+class Rotaries(nn.Module):
+    """The tables of each distinct rotary configuration, then None for layers without RoPE:
+    a layer picks its entry by index (Gemma 3's local and global layers, SmolLM3's NoPE layers)."""
 
-    def forward(self, positions: torch.Tensor) -> None:
-        return None
+    def __init__(self, plans: tuple[RopePlan, ...]) -> None:
+        super().__init__()
+        self.tables = nn.ModuleList(Rotary(plan) for plan in plans)
+
+    def forward(self, positions: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor] | None]:
+        return [rotary(positions) for rotary in self.tables] + [None]
 
 
 class LearnedPositions(nn.Module):

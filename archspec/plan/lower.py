@@ -36,12 +36,15 @@ def lower(spec: ModelSpec) -> ModelPlan:
     """Resolve ``spec`` into a plan both backends (runtime module and generated code) follow."""
     layer_specs = resolve.layer_specs(spec)
     windows = tuple(dict.fromkeys(layer.attention.sliding_window for layer in layer_specs))
-    rope = (
-        _rope(spec.position, layer_specs[0].attention, spec.d_model)
-        if spec.position.kind == "rope"
+    layer_ropes = [
+        _rope(layer.position, layer.attention, spec.d_model, spec.max_seq_len)
+        if layer.position.kind == "rope"
         else None
-    )
+        for layer in layer_specs
+    ]
+    ropes = tuple(dict.fromkeys(r for r in layer_ropes if r is not None))
     counts = count_params(spec)
+    embedding = spec.embedding
     return ModelPlan(
         name=spec.name,
         spec_sha256=spec_sha256(spec),
@@ -52,11 +55,14 @@ def lower(spec: ModelSpec) -> ModelPlan:
         max_seq_len=spec.max_seq_len,
         embed_scale=math.sqrt(spec.d_model) if spec.embedding.scale_by_sqrt_d_model else None,
         position=spec.position.kind,
-        rope=rope,
+        ropes=ropes,
         alibi_slopes=alibi_slopes(spec.attention.n_heads)
         if spec.position.kind == "alibi"
         else None,
-        layers=tuple(_layer(spec, layer, windows) for layer in layer_specs),
+        layers=tuple(
+            _layer(spec, layer, windows, None if r is None else ropes.index(r))
+            for layer, r in zip(layer_specs, layer_ropes, strict=True)
+        ),
         windows=windows,
         final_norm=norm_plan(spec.norm, spec.d_model) if spec.head.final_norm else None,
         tie_embeddings=spec.head.tie_embeddings,
@@ -66,6 +72,9 @@ def lower(spec: ModelSpec) -> ModelPlan:
         n_params_untied=counts.total_untied,
         head_adapter=_adapter_plan(spec, None, "lm_head"),
         n_adapter_params=counts.trainable if spec.adapters is not None else 0,
+        embed_multiplier=embedding.multiplier,
+        embed_norm=norm_plan(embedding.norm, spec.d_model) if embedding.norm else None,
+        logit_scale=spec.head.logit_scale,
     )
 
 
@@ -103,14 +112,20 @@ def alibi_slopes(n_heads: int) -> tuple[float, ...]:
     return tuple(base + extra)
 
 
-def _rope(position: RopePosition, attention: object, d_model: int) -> RopePlan:
+def _rope(position: RopePosition, attention: object, d_model: int, max_seq_len: int) -> RopePlan:
     head = resolve.head_dim(attention, d_model)
     scaling = position.scaling
     kind = "none" if scaling is None else scaling.kind
-    factor = 1.0 if scaling is None else scaling.factor
+    factor = getattr(scaling, "factor", 1.0)
     attention_factor = 1.0
     rotary = resolve.rotary_dim(position, head)
     yarn_low = yarn_high = 0.0
+    short_factor = long_factor = ()
+    if scaling is not None and scaling.kind == "longrope":
+        short_factor, long_factor = tuple(scaling.short_factor), tuple(scaling.long_factor)
+        attention_factor = scaling.attention_factor or longrope_attention_factor(
+            max_seq_len, scaling.original_max_seq_len
+        )
     if scaling is not None and scaling.kind == "yarn":
         attention_factor = scaling.attention_factor or (0.1 * math.log(factor) + 1.0)
         yarn_low, yarn_high = yarn_ramp(
@@ -135,7 +150,16 @@ def _rope(position: RopePosition, attention: object, d_model: int) -> RopePlan:
         attention_factor=attention_factor,
         yarn_low=yarn_low,
         yarn_high=yarn_high,
+        short_factor=short_factor,
+        long_factor=long_factor,
     )
+
+
+def longrope_attention_factor(max_seq_len: int, original: int) -> float:
+    """Phi-3's default LongRoPE scale of cos/sin: sqrt(1 + ln(s) / ln(original)) for the
+    extension s = max_seq_len / original, 1 when there is none (as transformers computes it)."""
+    s = max_seq_len / original
+    return 1.0 if s <= 1.0 else math.sqrt(1 + math.log(s) / math.log(original))
 
 
 def yarn_ramp(
@@ -186,7 +210,7 @@ def _attention(spec: ModelSpec, layer: resolve.LayerSpec) -> AttentionPlan:
         softcap=att.logit_softcap,
         qkv_clip=att.qkv_clip,
         qk_norm=qk,
-        rope=spec.position.kind == "rope",
+        rope=layer.position.kind == "rope",
         class_name=name,
         adapters=_adapters(spec, layer.index, adapters.ATTENTION),
     )
@@ -211,7 +235,9 @@ def _ffn(spec: ModelSpec, layer: resolve.LayerSpec) -> FfnPlan:
     )
 
 
-def _layer(spec: ModelSpec, layer: resolve.LayerSpec, windows: tuple[int | None, ...]) -> LayerPlan:
+def _layer(
+    spec: ModelSpec, layer: resolve.LayerSpec, windows: tuple[int | None, ...], rope: int | None
+) -> LayerPlan:
     norm = norm_plan(spec.norm, spec.d_model)
     placement = spec.block.placement
     if spec.block.parallel_residual:
@@ -235,4 +261,6 @@ def _layer(spec: ModelSpec, layer: resolve.LayerSpec, windows: tuple[int | None,
         attention=_attention(spec, layer),
         ffn=_ffn(spec, layer),
         mask=windows.index(layer.attention.sliding_window),
+        rope=rope,
+        residual_scale=spec.block.residual_multiplier,
     )

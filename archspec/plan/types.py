@@ -41,7 +41,7 @@ class RopePlan:
     rotary_dim: int
     theta: float
     interleaved: bool
-    scaling: Literal["none", "linear", "ntk", "yarn", "llama3"]
+    scaling: Literal["none", "linear", "ntk", "yarn", "llama3", "longrope"]
     factor: float
     original_max_seq_len: int
     low_freq_factor: float
@@ -54,6 +54,11 @@ class RopePlan:
     """YaRN: rotary pairs below this index keep their frequency (start of the ramp)."""
     yarn_high: float = 0.0
     """YaRN: rotary pairs above this index are fully interpolated (end of the ramp)."""
+    short_factor: tuple[float, ...] = ()
+    """LongRoPE: divisor of each pair's frequency within the original context."""
+    long_factor: tuple[float, ...] = ()
+    """LongRoPE: divisor of each pair's frequency once a pass reaches beyond the original
+    context (its largest position + 1 > original_max_seq_len), as transformers switches."""
 
     @property
     def partial(self) -> bool:
@@ -145,7 +150,7 @@ class AttentionPlan:
     qkv_clip: float | None
     qk_norm: QKNormPlan | None
     rope: bool
-    """Queries and keys rotate (the model's RoPE tables are passed in)."""
+    """Queries and keys rotate (the layer's RoPE tables are passed in); False for NoPE layers."""
     class_name: str
     adapters: Adapters = ()
     """Low-rank adapters on q_proj, k_proj, v_proj, o_proj (none: every projection is dense)."""
@@ -217,6 +222,10 @@ class LayerPlan:
     ffn: FfnPlan
     mask: int
     """Index into ModelPlan.windows: which attention mask this layer uses."""
+    rope: int | None = None
+    """Index into ModelPlan.ropes: which rotary tables this layer uses (None: no rotation)."""
+    residual_scale: float | None = None
+    """Branch outputs times this before joining the residual stream (Granite), or None."""
 
 
 @dataclass(frozen=True)
@@ -233,7 +242,8 @@ class ModelPlan:
     embed_scale: float | None
     """Embeddings times sqrt(d_model), the scale rounded to the running dtype (Gemma)."""
     position: Literal["learned", "rope", "alibi", "none"]
-    rope: RopePlan | None
+    ropes: tuple[RopePlan, ...]
+    """Distinct rotary configurations used by the layers (one table each per pass)."""
     alibi_slopes: tuple[float, ...] | None
     """One slope per head (Press et al. 2022), or None."""
     layers: tuple[LayerPlan, ...]
@@ -278,6 +288,18 @@ class ModelPlan:
             n_adapter_params=0,
         )
 
+    embed_multiplier: float | None = None
+    """Embeddings times this constant (Granite), or None."""
+    embed_norm: NormPlan | None = None
+    """Norm of the embeddings (BLOOM), or None."""
+    logit_scale: float | None = None
+    """Logits times this, before soft-capping (Cohere, Granite), or None."""
+
+    @property
+    def rope(self) -> RopePlan | None:
+        """The first rotary configuration (the only one unless layers override it), or None."""
+        return self.ropes[0] if self.ropes else None
+
     @property
     def uniform_layers(self) -> bool:
         """Whether every layer has the same structure (so one constructor call builds them all)."""
@@ -286,5 +308,6 @@ class ModelPlan:
             layer.attention == first.attention
             and layer.ffn == first.ffn
             and layer.mask == first.mask
+            and layer.rope == first.rope
             for layer in self.layers
         )

@@ -13,7 +13,7 @@ from archspec.spec import resolve
 from archspec.spec.adapters import adapter_issues
 
 if TYPE_CHECKING:
-    from archspec.spec.model import AttentionSpec, FfnSpec, ModelSpec, NormSpec
+    from archspec.spec.model import AttentionSpec, FfnSpec, ModelSpec, NormSpec, PositionSpec
 
 Path = tuple[str | int, ...]
 
@@ -81,10 +81,10 @@ def cross_field_issues(spec: ModelSpec) -> list[tuple[Path, str]]:
     if invalid:
         return issues + invalid
     layers = resolve.layer_specs(spec)
-    base = {message for _, message in _layer_rules(spec, spec.attention, spec.ffn)}
+    base = {message for _, message in _layer_rules(spec, spec.attention, spec.ffn, spec.position)}
     seen: set[str] = set()
     for layer in layers:
-        for path, message in _layer_rules(spec, layer.attention, layer.ffn):
+        for path, message in _layer_rules(spec, layer.attention, layer.ffn, layer.position):
             if message in seen:
                 continue
             seen.add(message)
@@ -124,7 +124,8 @@ def _bounds(spec: ModelSpec) -> list[tuple[Path, str]]:
 def _shared_rotary_rule(spec: ModelSpec, layers: list[resolve.LayerSpec]) -> list[tuple[Path, str]]:
     """Rotary tables are computed once per forward pass for all layers, so every layer needs
     the head size of the first."""
-    if spec.position.kind != "rope":
+    layers = [layer for layer in layers if layer.position.kind == "rope"]
+    if not layers:
         return []
     sizes = [_head_size(layer.attention, spec.d_model) for layer in layers]
     for layer, size in zip(layers, sizes, strict=True):
@@ -140,8 +141,10 @@ def _shared_rotary_rule(spec: ModelSpec, layers: list[resolve.LayerSpec]) -> lis
     return []
 
 
-def _layer_rules(spec: ModelSpec, att: AttentionSpec, ffn: FfnSpec) -> list[tuple[Path, str]]:
-    return _attention_rules(spec, att) + _ffn_rules(ffn)
+def _layer_rules(
+    spec: ModelSpec, att: AttentionSpec, ffn: FfnSpec, position: PositionSpec
+) -> list[tuple[Path, str]]:
+    return _attention_rules(spec, att, position) + _ffn_rules(ffn)
 
 
 def _blame(spec: ModelSpec, index: int, path: Path) -> Path:
@@ -151,6 +154,8 @@ def _blame(spec: ModelSpec, index: int, path: Path) -> Path:
     dimension follows the head size, so `attention`), down to the field when the rule sets it.
     """
     part = "ffn" if path[0] == "ffn" else "attention"
+    if path[:2] == ("position", "scaling"):
+        part = "position"
     for k in reversed(range(len(spec.layer_overrides))):
         rule = spec.layer_overrides[k]
         override = getattr(rule, part)
@@ -259,8 +264,41 @@ def _rule_shape(spec: ModelSpec) -> list[tuple[Path, str]]:
                         ),
                     )
                 )
-        if not rule.attention and not rule.ffn:
-            issues.append((path, "a layer rule must override `attention` or `ffn`"))
+        if not rule.attention and not rule.ffn and not rule.position:
+            issues.append((path, "a layer rule must override `attention`, `ffn` or `position`"))
+        issues += _position_rule_shape(spec, rule.position, path + ("position",))
+    return issues
+
+
+_LAYER_POSITION_FIELDS = ("kind", "theta", "scaling")
+
+
+def _position_rule_shape(
+    spec: ModelSpec, override: dict[str, Any], path: Path
+) -> list[tuple[Path, str]]:
+    """Layers may switch RoPE off (NoPE) or change its frequencies, nothing else: the rotary
+    dimensions and pairing, learned tables and ALiBi are the model's."""
+    if not override:
+        return []
+    if spec.position.kind not in ("rope", "none"):
+        return [
+            (
+                path,
+                f"per-layer positions need the model's position to be `rope` or `none`, "
+                f"not `{spec.position.kind}`",
+            )
+        ]
+    issues: list[tuple[Path, str]] = []
+    for key in override:
+        if key not in _LAYER_POSITION_FIELDS:
+            issues.append(
+                (
+                    path + (key,),
+                    f"a layer rule may set position {', '.join(_LAYER_POSITION_FIELDS)}, not `{key}`",
+                )
+            )
+    if override.get("kind", "rope") not in ("rope", "none"):
+        issues.append((path + ("kind",), "a layer's position kind must be `rope` or `none`"))
     return issues
 
 
@@ -276,13 +314,13 @@ def _override_errors(spec: ModelSpec) -> list[tuple[Path, str]]:
     for index in range(spec.n_layers):
         applied = [k for k, r in enumerate(spec.layer_overrides) if resolve.rule_applies(r, index)]
         unused.difference_update(applied)
-        for part in ("attention", "ffn"):
+        for part in ("attention", "ffn", "position"):
             rules = tuple(k for k in applied if getattr(spec.layer_overrides[k], part))
             if rules and (part, rules) not in checked:
                 checked.add((part, rules))
                 issues += _invalid_part(spec, part, rules)
     for k in sorted(unused):
-        for part in ("attention", "ffn"):
+        for part in ("attention", "ffn", "position"):
             if getattr(spec.layer_overrides[k], part):
                 issues += _invalid_part(spec, part, (k,))
     return list(dict.fromkeys(issues))
@@ -294,11 +332,18 @@ def _invalid_part(spec: ModelSpec, part: str, rules: tuple[int, ...]) -> list[tu
     Each error is blamed on the last of ``rules`` that writes the top field it is about.
     """
     base = getattr(spec, part)
-    merged = base.model_dump(exclude_unset=True)
-    for k in rules:
-        merged = resolve.deep_merge(merged, getattr(spec.layer_overrides[k], part))
+    if part == "position":
+        merged = resolve.position_data(base)
+        for k in rules:
+            merged = resolve.merge_position(merged, spec.layer_overrides[k].position)
+        validate = resolve.POSITION.validate_python
+    else:
+        merged = base.model_dump(exclude_unset=True)
+        for k in rules:
+            merged = resolve.deep_merge(merged, getattr(spec.layer_overrides[k], part))
+        validate = type(base).model_validate
     try:
-        type(base).model_validate(merged)
+        validate(merged)
     except ValidationError as err:
         issues: list[tuple[Path, str]] = []
         for e in err.errors(include_url=False):
@@ -310,7 +355,9 @@ def _invalid_part(spec: ModelSpec, part: str, rules: tuple[int, ...]) -> list[tu
     return []
 
 
-def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, str]]:
+def _attention_rules(
+    spec: ModelSpec, att: AttentionSpec, position: PositionSpec
+) -> list[tuple[Path, str]]:
     issues: list[tuple[Path, str]] = []
     here: Path = ("attention",)
     if att.head_dim is None and spec.d_model % att.n_heads:
@@ -349,11 +396,23 @@ def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, st
     if att.qk_norm is not None:
         issues += _layernorm_rules(here + ("qk_norm", "norm"), att.qk_norm.norm)
     size = _head_size(att, spec.d_model)
-    if spec.position.kind == "rope" and size is not None:
-        rot = resolve.rotary_dim(spec.position, size)
+    if position.kind == "rope" and size is not None:
+        rot = resolve.rotary_dim(position, size)
+        scaling = position.scaling
         if rot < 2 or rot % 2:
-            issues.append(_odd_rotary(spec, att, size, rot))
-        elif spec.position.scaling is not None and spec.position.scaling.kind == "ntk" and rot < 4:
+            issues.append(_odd_rotary(spec, position, att, size, rot))
+        elif scaling is not None and scaling.kind == "longrope":
+            for name in ("short_factor", "long_factor"):
+                n = len(getattr(scaling, name))
+                if n != rot // 2:
+                    issues.append(
+                        (
+                            ("position", "scaling", name),
+                            f"LongRoPE needs one factor per rotary pair: {name} has {n}, the "
+                            f"rotary dimension {rot} has {rot // 2} pairs",
+                        )
+                    )
+        elif scaling is not None and scaling.kind == "ntk" and rot < 4:
             issues.append(
                 (
                     ("position", "scaling", "kind"),
@@ -364,15 +423,17 @@ def _attention_rules(spec: ModelSpec, att: AttentionSpec) -> list[tuple[Path, st
     return issues
 
 
-def _odd_rotary(spec: ModelSpec, att: AttentionSpec, size: int, rot: int) -> tuple[Path, str]:
+def _odd_rotary(
+    spec: ModelSpec, position: PositionSpec, att: AttentionSpec, size: int, rot: int
+) -> tuple[Path, str]:
     """The odd-rotary-dimension issue, blamed on what the user wrote: the fraction when it is
     not 1, else `head_dim` when set, else `n_heads` (and `d_model`) that the head size comes from."""
-    if spec.position.fraction != 1:
+    if position.fraction != 1:
         return (
             ("position", "fraction"),
             Related(
                 f"the rotary dimension int(head size {size} * position.fraction "
-                f"{spec.position.fraction:g}) = {rot} must be even and at least 2",
+                f"{position.fraction:g}) = {rot} must be even and at least 2",
                 ("attention", "head_dim"),
                 ("attention", "n_heads"),
             ),

@@ -142,8 +142,27 @@ class Llama3RopeScaling(SpecModel):
     """Context length the model was pretrained with."""
 
 
+class LongRopeScaling(SpecModel):
+    """LongRoPE (Ding et al. 2024; Phi-3 128k, Phi-4-mini): one rescale factor per rotary pair,
+    short factors within the original context and long factors beyond it."""
+
+    kind: Literal["longrope"] = "longrope"
+    """Scaling method."""
+    short_factor: list[PositiveFloat]
+    """Divisors of the pair frequencies while the sequence fits the original context; one per
+    rotary pair (`rotary_dim / 2` values)."""
+    long_factor: list[PositiveFloat]
+    """Divisors once the sequence (the cache length, when decoding) passes
+    `original_max_seq_len`; one per rotary pair."""
+    original_max_seq_len: PositiveInt
+    """Context length the model was pretrained with (Phi-3: 4096)."""
+    attention_factor: PositiveFloat | None = None
+    """Scale of cos/sin; default `sqrt(1 + ln(s) / ln(original_max_seq_len))` with
+    `s = max_seq_len / original_max_seq_len` (1 when `s <= 1`), as Phi-3 computes it."""
+
+
 RopeScaling = Annotated[
-    LinearRopeScaling | NtkRopeScaling | YarnRopeScaling | Llama3RopeScaling,
+    LinearRopeScaling | NtkRopeScaling | YarnRopeScaling | Llama3RopeScaling | LongRopeScaling,
     Field(discriminator="kind"),
 ]
 
@@ -273,6 +292,9 @@ class BlockSpec(SpecModel):
     shared_norm: bool | None = None
     """With `parallel_residual`: one norm feeds both branches (GPT-J, phi-2, Falcon-7B: true, the
     default) or each branch has its own (Falcon-40B: false)."""
+    residual_multiplier: PositiveFloat | None = None
+    """Branch outputs are multiplied by this before they join the residual stream (Granite:
+    `residual_multiplier`); null: 1."""
 
 
 class EmbeddingSpec(SpecModel):
@@ -280,6 +302,11 @@ class EmbeddingSpec(SpecModel):
 
     scale_by_sqrt_d_model: bool = False
     """Multiply embeddings by `sqrt(d_model)`, rounded to the running dtype as the reference does (Gemma)."""
+    multiplier: PositiveFloat | None = None
+    """Multiply embeddings by this constant (Granite: `embedding_multiplier`); null: 1."""
+    norm: NormSpec | None = None
+    """A norm applied to the embeddings, after any scaling and position embedding (BLOOM:
+    `word_embeddings_layernorm`, a LayerNorm); null: none."""
 
 
 class HeadSpec(SpecModel):
@@ -293,6 +320,9 @@ class HeadSpec(SpecModel):
     """Bias on the output projection (phi-2). Independent of the global `bias`."""
     logit_softcap: PositiveFloat | None = None
     """Logits become `cap * tanh(logits / cap)` (Gemma 2: 30)."""
+    logit_scale: PositiveFloat | None = None
+    """Logits are multiplied by this, before any soft-capping (Cohere: `logit_scale`; Granite:
+    `1 / logits_scaling`); null: 1."""
 
 
 TokenId = Annotated[int, Field(ge=0)]
@@ -323,6 +353,10 @@ class LayerRule(SpecModel):
     """Attention fields to override on those layers (e.g. `sliding_window: null`)."""
     ffn: dict[str, Any] = Field(default_factory=dict)
     """FFN fields to override on those layers."""
+    position: dict[str, Any] = Field(default_factory=dict)
+    """Position fields to override on those layers, in a RoPE (or NoPE) model: `kind` (`rope` or
+    `none`: SmolLM3's and Cohere 2's layers without positions), `theta` and `scaling` (Gemma 3:
+    global layers at theta 1e6 with linear scaling 8, local ones at 1e4)."""
 
 
 # --- adapters ----------------------------------------------------------------------------------

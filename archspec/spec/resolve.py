@@ -11,12 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from archspec.spec.model import (
     AttentionSpec,
     FfnSpec,
     LayerNormSpec,
     LayerRule,
     ModelSpec,
+    PositionSpec,
     RopePosition,
 )
 
@@ -50,11 +53,13 @@ def rule_applies(rule: LayerRule, index: int) -> bool:
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One layer's attention and FFN after every applicable `layer_overrides` rule."""
+    """One layer's attention, FFN and position encoding after every applicable
+    `layer_overrides` rule."""
 
     index: int
     attention: AttentionSpec
     ffn: FfnSpec
+    position: PositionSpec
 
 
 def layer_specs(spec: ModelSpec) -> tuple[LayerSpec, ...]:
@@ -65,19 +70,46 @@ def layer_specs(spec: ModelSpec) -> tuple[LayerSpec, ...]:
         rules = tuple(k for k, rule in enumerate(spec.layer_overrides) if rule_applies(rule, index))
         if rules not in cache:
             cache[rules] = _apply_rules(spec, rules, index)
-        out.append(LayerSpec(index, cache[rules].attention, cache[rules].ffn))
+        layer = cache[rules]
+        out.append(LayerSpec(index, layer.attention, layer.ffn, layer.position))
     return tuple(out)
 
 
 def _apply_rules(spec: ModelSpec, rules: tuple[int, ...], index: int) -> LayerSpec:
     if not rules:
-        return LayerSpec(index, spec.attention, spec.ffn)
+        return LayerSpec(index, spec.attention, spec.ffn, spec.position)
     attention = spec.attention.model_dump(exclude_unset=True)
     ffn = spec.ffn.model_dump(exclude_unset=True)
+    position = position_data(spec.position)
     for k in rules:
         attention = deep_merge(attention, spec.layer_overrides[k].attention)
         ffn = deep_merge(ffn, spec.layer_overrides[k].ffn)
-    return LayerSpec(index, AttentionSpec.model_validate(attention), FfnSpec.model_validate(ffn))
+        position = merge_position(position, spec.layer_overrides[k].position)
+    return LayerSpec(
+        index,
+        AttentionSpec.model_validate(attention),
+        FfnSpec.model_validate(ffn),
+        POSITION.validate_python(position),
+    )
+
+
+POSITION: TypeAdapter[PositionSpec] = TypeAdapter(PositionSpec)
+"""Validates a position encoding of any kind (the layer rules may change it)."""
+
+
+def position_data(position: PositionSpec) -> dict[str, Any]:
+    """A position as written, with its kind (so that an override of another kind replaces it)."""
+    return {**position.model_dump(exclude_unset=True), "kind": position.kind}
+
+
+def merge_position(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` merged onto a position: key by key, or replacing it when the kind changes."""
+    return deep_merge({"position": base}, {"position": override})["position"]
+
+
+def layer_position_kinds(spec: ModelSpec) -> set[str]:
+    """The position kinds the layers use (a RoPE model's NoPE layers add `none`)."""
+    return {layer.position.kind for layer in layer_specs(spec)}
 
 
 def head_dim(attention: AttentionSpec, d_model: int) -> int:
@@ -142,4 +174,20 @@ def resolved_dict(spec: ModelSpec) -> dict[str, Any]:
         "sliding_window_per_layer": [layer.attention.sliding_window for layer in layers],
         "ffn_hidden_dim_per_layer": [layer.ffn.hidden_dim for layer in layers],
     }
+    if spec.layer_overrides and any(rule.position for rule in spec.layer_overrides):
+        data["derived"]["position_per_layer"] = [
+            _position_label(layer.position) for layer in layers
+        ]
     return data
+
+
+def _position_label(position: PositionSpec) -> str:
+    """A layer's position encoding in a few words: `none`, or `rope theta=... scaling=...`."""
+    if position.kind != "rope":
+        return position.kind
+    scaling = position.scaling
+    factor = getattr(scaling, "factor", None)
+    how = (
+        "" if scaling is None else f" {scaling.kind}" + ("" if factor is None else f" x{factor:g}")
+    )
+    return f"rope theta={position.theta:g}{how}"

@@ -123,15 +123,38 @@ def test_header_follows_source_path() -> None:
 # --- branch-free, torch-only, dependency-ordered ---------------------------------------------
 
 ALLOWED_BRANCHES: dict[str, set[str]] = {
-    # Runtime inputs only: is there a cache, where does it start, last position only?
-    "Transformer.forward": {"cache is not None", "start_pos is not None", "last_only"},
+    # Runtime inputs only: is there a cache, where does it start, last position only, is there
+    # a padding mask (of the right shape), does the input fit the learned positions?
+    "Transformer.forward": {
+        "cache is not None",
+        "start_pos is not None",
+        "last_only",
+        "attention_mask is None",
+        "keep is not None and keep.shape != (B, S)",
+        "keep is None and start + T > MAX_SEQ_LEN",
+    },
     "Attention.forward": {"cache is not None"},
     "KVCache.update": {"end > self.max_len"},
-    "Transformer.generate": {"step + 1 < max_new_tokens"},
-    "next_token": {"temperature <= 0", "top_k is not None and top_k < logits.shape[-1]"},
-    # Masks depend on how many queries and keys this call has.
-    "causal_mask": {"T == S", "T == 1"},
-    "sliding_window_mask": {"S <= window"},
+    # generate: its arguments (padding mask, end-of-sequence ids, length) and whether rows ended.
+    "Transformer.generate": {
+        "attention_mask is None",
+        "isinstance(eos_token_id, int)",
+        "mask is not None",
+        "max_new_tokens < 0",
+        "longest + max_new_tokens - 1 > MAX_SEQ_LEN",
+        "step + 1 == max_new_tokens or (eos.numel() and (not unfinished.any()))",
+    },
+    "next_token": {
+        "temperature <= 0",
+        "top_k is not None and top_k < logits.shape[-1]",
+        "top_p is not None and top_p < 1",
+    },
+    # Per-row positions (B, T) under left padding get a heads axis.
+    "RotaryEmbedding.forward": {"freqs.ndim == 3"},
+    # Masks depend on how many queries and keys this call has, and on a padding mask.
+    "causal_mask": {"keep is None and T == S", "keep is None and T == 1", "keep is not None"},
+    "sliding_window_mask": {"S <= window", "keep is not None"},
+    "alibi_mask": {"keep is not None"},
     "additive_mask": {"attn_mask is None", "attn_mask.dtype == torch.bool", "is_causal"},
     # Mixture of experts: the grouped operator skips experts with no tokens; its backward
     # computes only the gradients autograd asks for.
@@ -156,11 +179,13 @@ ALLOWED_BRANCHES: dict[str, set[str]] = {
     "rope_inv_freq": {"low == high"},
 }
 """Every `if` statement or conditional expression a generated file may hold, by function. Class
-names are reduced to their kind (`GroupedQueryAttention2` -> `Attention`, `MoESwiGLU` -> `MoE`)."""
+names are reduced to their kind (`GroupedQueryAttention2` -> `Attention`, `MoESwiGLU` -> `MoE`,
+`RotaryEmbedding2` -> `RotaryEmbedding`)."""
 
 
 def _kind(scope: str) -> str:
     scope = re.sub(r"^\w*Attention\d*\.", "Attention.", scope)
+    scope = re.sub(r"^RotaryEmbedding\d*\.", "RotaryEmbedding.", scope)
     return re.sub(r"^MoE\w*\.", "MoE.", scope)
 
 

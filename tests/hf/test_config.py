@@ -933,6 +933,7 @@ OFFICIAL: dict[str, tuple[dict[str, Any], dict[str, Any], int | None]] = {
                     "offset": 1,
                     "attention": {"sliding_window": None},
                     "ffn": {},
+                    "position": {},
                 }
             ],
         },

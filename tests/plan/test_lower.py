@@ -43,7 +43,9 @@ def check_plan(spec: ModelSpec, plan: ModelPlan) -> None:
             else "GroupedQueryAttention"
         )
         assert att.class_name == expected_class
-        assert att.rope == (plan.rope is not None)
+        assert att.rope == (resolved.position.kind == "rope") == (layer.rope is not None)
+        if layer.rope is not None:
+            assert plan.ropes[layer.rope].theta == resolved.position.theta
         assert ffn.moe == (spec.ffn.moe is not None)
         assert ffn.class_name.startswith("MoE") == ffn.moe
         assert ffn.gated == resolve.is_gated(spec.ffn)
@@ -55,10 +57,15 @@ def check_plan(spec: ModelSpec, plan: ModelPlan) -> None:
                 assert (q, k) == (att.n_heads * att.head_dim, att.n_kv_heads * att.head_dim)
         for norm in (layer.attn_norm, layer.attn_post_norm, layer.ffn_norm, layer.ffn_post_norm):
             assert norm is None or norm.width == spec.d_model
-    if plan.rope is not None:
-        assert spec.position.kind == "rope"
-        assert plan.rope.rotary_dim % 2 == 0 and 2 <= plan.rope.rotary_dim <= plan.rope.head_dim
-        assert plan.rope.partial == (plan.rope.rotary_dim < plan.rope.head_dim)
+    assert len(set(plan.ropes)) == len(plan.ropes)
+    assert {layer.rope for layer in plan.layers if layer.rope is not None} == set(
+        range(len(plan.ropes))
+    )
+    for rope in plan.ropes:
+        assert rope.rotary_dim % 2 == 0 and 2 <= rope.rotary_dim <= rope.head_dim
+        assert rope.partial == (rope.rotary_dim < rope.head_dim)
+        if rope.scaling == "longrope":
+            assert len(rope.short_factor) == len(rope.long_factor) == rope.rotary_dim // 2
     assert (plan.alibi_slopes is not None) == (spec.position.kind == "alibi")
     if plan.alibi_slopes is not None:
         assert len(plan.alibi_slopes) == spec.attention.n_heads
@@ -218,3 +225,64 @@ def test_shipped_architecture_choices(
         assert [layer.mask for layer in plan.layers[:4]] == [0, 1, 0, 1]
     if name == "mixtral-8x7b":
         assert (plan.layers[0].ffn.n_experts, plan.layers[0].ffn.experts_per_token) == (8, 2)
+
+
+def test_layers_get_their_own_rope_or_none() -> None:
+    """Gemma 3's global layers rotate at theta 1e6 with linear scaling 8 beside local ones at
+    1e4; a NoPE layer (SmolLM3) does not rotate. One table per distinct configuration."""
+    spec = tiny_spec(
+        n_layers=4,
+        position={"theta": 10000.0},
+        layer_overrides=[
+            {
+                "every": 2,
+                "offset": 1,
+                "position": {"theta": 1e6, "scaling": {"kind": "linear", "factor": 8.0}},
+            },
+            {"layers": [2], "position": {"kind": "none"}},
+        ],
+    )
+    plan = lower(spec)
+    assert [r.theta for r in plan.ropes] == [10000.0, 1e6]
+    assert plan.ropes[1].scaling == "linear" and plan.ropes[1].factor == 8.0
+    assert [layer.rope for layer in plan.layers] == [0, 1, None, 1]
+    assert [layer.attention.rope for layer in plan.layers] == [True, True, False, True]
+    assert resolve.resolved_dict(spec)["derived"]["position_per_layer"] == [
+        "rope theta=10000",
+        "rope theta=1e+06 linear x8",
+        "none",
+        "rope theta=1e+06 linear x8",
+    ]
+    assert not plan.uniform_layers
+
+
+def test_longrope_attention_factor_follows_phi3() -> None:
+    scaling = {"kind": "longrope", "short_factor": [1.0, 2.0], "long_factor": [3.0, 4.0]}
+    rope = lower(
+        tiny_spec(
+            max_seq_len=131072, position={"scaling": {**scaling, "original_max_seq_len": 4096}}
+        )
+    ).rope
+    assert rope.attention_factor == pytest.approx(math.sqrt(1 + math.log(32) / math.log(4096)))
+    assert (rope.short_factor, rope.long_factor) == ((1.0, 2.0), (3.0, 4.0))
+    # No extension: no scale; an explicit factor wins.
+    within = {**scaling, "original_max_seq_len": 16}
+    assert lower(tiny_spec(position={"scaling": within})).rope.attention_factor == 1.0
+    explicit = {**within, "attention_factor": 1.25}
+    assert lower(tiny_spec(position={"scaling": explicit})).rope.attention_factor == 1.25
+
+
+def test_multipliers_and_embedding_norm_reach_the_plan() -> None:
+    plan = lower(
+        tiny_spec(
+            embedding={"multiplier": 12.0, "norm": {"kind": "layernorm"}},
+            block={"residual_multiplier": 0.22},
+            head={"logit_scale": 0.125},
+        )
+    )
+    assert plan.embed_multiplier == 12.0 and plan.logit_scale == 0.125
+    assert plan.embed_norm is not None and plan.embed_norm.class_name == "LayerNorm"
+    assert {layer.residual_scale for layer in plan.layers} == {0.22}
+    assert count_params(tiny_spec(embedding={"norm": {"kind": "layernorm"}})).breakdown["norm"] == (
+        count_params(tiny_spec()).breakdown["norm"] + 2 * 16
+    )

@@ -79,7 +79,7 @@ def test_unknown_key_deep_in_a_list_item() -> None:
         + "layer_overrides:\n  - layers: [0]\n    every_other: true\n    ffn: {hidden_dim: 8}\n"
     )
     issue = only_issue(text)
-    assert issue.allowed == ("layers", "every", "offset", "attention", "ffn")
+    assert issue.allowed == ("layers", "every", "offset", "attention", "ffn", "position")
     assert where(issue) == ("spec.yaml", 13, 5, "layer_overrides.0.every_other")
 
 
@@ -200,7 +200,7 @@ def test_bad_literal_lists_the_allowed_values(
             14,
             "yarnn",
             "yarn",
-            ("linear", "ntk", "yarn", "llama3"),
+            ("linear", "ntk", "yarn", "llama3", "longrope"),
         ),
         (
             tiny_with("  n_heads: 4\n", "  n_heads: 4\n  qk_norm:\n    norm: {kind: l2}\n"),
@@ -542,14 +542,14 @@ OVERRIDES = TINY_YAML + "layer_overrides:\n"  # the first rule starts on line 12
             "layer_overrides.0",
             12,
             5,
-            "a layer rule must override `attention` or `ffn`",
+            "a layer rule must override `attention`, `ffn` or `position`",
         ),
         (
             "  - layers: [0]\n    ffn: {hidden_dim: 8}\n  - every: 1\n    attention: {}\n",
             "layer_overrides.1",
             14,
             5,
-            "a layer rule must override `attention` or `ffn`",
+            "a layer rule must override `attention`, `ffn` or `position`",
         ),
     ],
     ids=[

@@ -76,12 +76,19 @@ def features(spec: ModelSpec) -> set[str]:
         found.add("head:no_final_norm")
     if spec.embedding.scale_by_sqrt_d_model:
         found.add("embedding:scaled")
+    found.update({"embedding:multiplier"} if spec.embedding.multiplier else set())
+    found.update({"embedding:norm"} if spec.embedding.norm else set())
+    found.update({"block:residual_multiplier"} if block.residual_multiplier else set())
+    found.update({"head:logit_scale"} if head.logit_scale else set())
     for rule in spec.layer_overrides:
         found.update({"override:layers"} if rule.layers is not None else set())
         found.update({"override:every"} if rule.every is not None else set())
         found.update({"override:offset"} if rule.offset else set())
         found.update({f"override:attention.{k}" for k in rule.attention})
         found.update({f"override:ffn.{k}" for k in rule.ffn})
+        found.update({f"override:position.{k}" for k in rule.position if k != "kind"})
+        if rule.position.get("kind") == "none":
+            found.add("override:position.nope")
     found.add(f"n_layers:{spec.n_layers}")
     return found
 
@@ -106,6 +113,8 @@ EVERY_FEATURE = (
     | {"head:tied", "head:bias", "head:logit_softcap", "head:no_final_norm"}
     | {"override:layers", "override:every", "override:offset"}
     | {"override:attention.sliding_window", "override:ffn.hidden_dim"}
+    | {"override:position.nope", "override:position.theta", "override:position.scaling"}
+    | {"embedding:multiplier", "embedding:norm", "block:residual_multiplier", "head:logit_scale"}
     | {"n_layers:1", "n_layers:2", "n_layers:3"}
 )
 

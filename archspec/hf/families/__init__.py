@@ -8,12 +8,16 @@ here, its line below, and its tests. The shared readers live in :mod:`archspec.h
 from __future__ import annotations
 
 from archspec.hf.families import (
+    bloom,
+    cohere,
+    cohere2,
     falcon,
     gemma,
     gemma2,
     gpt2,
     gpt_neox,
     gptj,
+    granite,
     llama,
     mistral,
     mixtral,
@@ -26,6 +30,7 @@ from archspec.hf.families import (
     qwen2,
     qwen3,
     qwen3_moe,
+    smollm3,
     stablelm,
     starcoder2,
 )
@@ -54,6 +59,11 @@ FAMILIES: dict[str, Family] = {
         starcoder2,
         olmoe,
         phi_msft,
+        granite,
+        smollm3,
+        cohere,
+        cohere2,
+        bloom,
     )
 }
 """Every supported family by model_type, in the order export tries them (the first exact one wins)."""
