@@ -73,7 +73,8 @@ class RotaryEmbedding(nn.Module):
 
     def inv_freq(self, positions: torch.Tensor) -> torch.Tensor:
         """Inverse frequency of each rotary pair: base ** (-2i / ROTARY_DIM) (Su et al. 2021)."""
-        pairs = torch.arange(0, ROTARY_DIM, 2, dtype=torch.int64, device=positions.device)
+        device = positions.device
+        pairs = torch.arange(0, ROTARY_DIM, 2, dtype=torch.int64, device=device)
         exponents = pairs.float() / ROTARY_DIM
         inv_freq = 1.0 / (self.base**exponents)
         return inv_freq
@@ -297,12 +298,14 @@ class Transformer(nn.Module):
         keep = None if attention_mask is None else attention_mask.bool()  # (B, S)
         if keep is not None and keep.shape != (B, S):
             got = tuple(keep.shape)
-            raise ValueError(f"attention_mask has shape {got}; this step needs ({B}, {S})")
+            need = (B, S)
+            raise ValueError(f"attention_mask has shape {got}; this step needs {need}")
         if attention_mask is None:
             positions = torch.arange(start, start + T, device=device)  # (T,)
         else:
             # Each row numbered from its first token, as transformers does with left padding.
-            positions = attention_mask.long().cumsum(-1) - 1  # padding: -1, then 0 below
+            # Padding counts -1, then 0 below.
+            positions = attention_mask.long().cumsum(-1) - 1
             positions = positions.masked_fill(~keep, 0)[:, S - T :]  # (B, T)
         x = self.embed(input_ids)  # (B, T, D_MODEL)
         rope = self.rotary(positions)  # cos, sin: (T, ROTARY_DIM)
@@ -356,15 +359,13 @@ class Transformer(nn.Module):
         generation stops once every row has ended.
         """
         B, T = input_ids.shape
+        device = input_ids.device
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
         cache = self.new_cache(B, T + max_new_tokens)
-        eos = torch.tensor(
-            [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id or []),
-            dtype=torch.long,
-            device=input_ids.device,
-        )
-        unfinished = torch.ones(B, 1, dtype=torch.bool, device=input_ids.device)
+        eos_ids = [eos_token_id] if isinstance(eos_token_id, int) else eos_token_id
+        eos = torch.tensor(list(eos_ids or []), dtype=torch.long, device=device)
+        unfinished = torch.ones(B, 1, dtype=torch.bool, device=device)
         mask = attention_mask
         tokens = [input_ids]
         logits = self(input_ids, cache=cache, last_only=True, attention_mask=mask)
