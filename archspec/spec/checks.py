@@ -335,7 +335,7 @@ def _invalid_part(spec: ModelSpec, part: str, rules: tuple[int, ...]) -> list[tu
     if part == "position":
         merged = resolve.position_data(base)
         for k in rules:
-            merged = resolve.merge_position(merged, spec.layer_overrides[k].position)
+            merged = resolve.merge_position(merged, spec.layer_overrides[k].position, base)
         validate = resolve.POSITION.validate_python
     else:
         merged = base.model_dump(exclude_unset=True)

@@ -84,7 +84,7 @@ def _apply_rules(spec: ModelSpec, rules: tuple[int, ...], index: int) -> LayerSp
     for k in rules:
         attention = deep_merge(attention, spec.layer_overrides[k].attention)
         ffn = deep_merge(ffn, spec.layer_overrides[k].ffn)
-        position = merge_position(position, spec.layer_overrides[k].position)
+        position = merge_position(position, spec.layer_overrides[k].position, spec.position)
     return LayerSpec(
         index,
         AttentionSpec.model_validate(attention),
@@ -102,8 +102,16 @@ def position_data(position: PositionSpec) -> dict[str, Any]:
     return {**position.model_dump(exclude_unset=True), "kind": position.kind}
 
 
-def merge_position(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` merged onto a position: key by key, or replacing it when the kind changes."""
+def merge_position(
+    base: dict[str, Any], override: Mapping[str, Any], model: PositionSpec
+) -> dict[str, Any]:
+    """``override`` merged onto a position: key by key, or replacing it when the kind changes.
+
+    Switching a layer back to `rope` (after a rule made it NoPE) starts from the model's RoPE
+    when the model has one, so its rotary fraction and layout carry over.
+    """
+    if override.get("kind") == "rope" != base.get("kind") and model.kind == "rope":
+        base = position_data(model)
     return deep_merge({"position": base}, {"position": override})["position"]
 
 

@@ -29,6 +29,7 @@ FAMILY_CASES = {
     "cohere": "cohere-logit-scale",
     "cohere2": "cohere2-nope-global",
     "bloom": "bloom-embedding-layernorm",
+    "gemma3_text": "gemma3-local-global-rope",
 }
 
 
@@ -177,6 +178,40 @@ BLOOM_560M = {
 }
 """bigscience/bloom-560m."""
 
+GEMMA3_1B = {
+    "architectures": ["Gemma3ForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "attn_logit_softcapping": None,
+    "bos_token_id": 2,
+    "cache_implementation": "hybrid",
+    "eos_token_id": [1, 106],
+    "final_logit_softcapping": None,
+    "head_dim": 256,
+    "hidden_activation": "gelu_pytorch_tanh",
+    "hidden_size": 1152,
+    "initializer_range": 0.02,
+    "intermediate_size": 6912,
+    "max_position_embeddings": 32768,
+    "model_type": "gemma3_text",
+    "num_attention_heads": 4,
+    "num_hidden_layers": 26,
+    "num_key_value_heads": 1,
+    "pad_token_id": 0,
+    "query_pre_attn_scalar": 256,
+    "rms_norm_eps": 1e-06,
+    "rope_local_base_freq": 10000,
+    "rope_scaling": None,
+    "rope_theta": 1000000,
+    "sliding_window": 512,
+    "sliding_window_pattern": 6,
+    "torch_dtype": "bfloat16",
+    "transformers_version": "4.50.0.dev0",
+    "use_cache": True,
+    "vocab_size": 262144,
+}
+"""google/gemma-3-1b-it: five local layers (window 512, theta 1e4) per global one (theta 1e6)."""
+
 
 @pytest.mark.parametrize(
     ("config", "config_class"),
@@ -184,8 +219,9 @@ BLOOM_560M = {
         (GRANITE_8B_128K, "GraniteConfig"),
         (SMOLLM3_3B, "SmolLM3Config"),
         (BLOOM_560M, "BloomConfig"),
+        (GEMMA3_1B, "Gemma3TextConfig"),
     ],
-    ids=["granite-8b", "smollm3-3b", "bloom-560m"],
+    ids=["granite-8b", "smollm3-3b", "bloom-560m", "gemma3-1b"],
 )
 def test_published_config_imports_unedited_and_counts_exactly(
     config: dict[str, Any], config_class: str
@@ -199,6 +235,11 @@ def test_published_config_imports_unedited_and_counts_exactly(
     if config_class == "SmolLM3Config":
         assert spec.layer_overrides[0].every == 4 and spec.layer_overrides[0].offset == 3
         assert spec.layer_overrides[0].position == {"kind": "none"}
+    elif config_class == "Gemma3TextConfig":
+        (rule,) = spec.layer_overrides
+        assert (rule.every, rule.offset, rule.attention) == (6, 5, {"sliding_window": None})
+        assert rule.position == {"kind": "rope", "theta": 1e6}
+        assert (spec.position.theta, spec.attention.sliding_window) == (10000.0, 512)
     elif config_class == "BloomConfig":
         assert spec.position.kind == "alibi" and spec.embedding.norm is not None
         assert count_params(spec).total == 559_214_592  # bloom-560m

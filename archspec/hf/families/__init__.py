@@ -14,6 +14,7 @@ from archspec.hf.families import (
     falcon,
     gemma,
     gemma2,
+    gemma3_text,
     gpt2,
     gpt_neox,
     gptj,
@@ -64,6 +65,7 @@ FAMILIES: dict[str, Family] = {
         cohere,
         cohere2,
         bloom,
+        gemma3_text,
     )
 }
 """Every supported family by model_type, in the order export tries them (the first exact one wins)."""

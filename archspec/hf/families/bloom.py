@@ -3,11 +3,12 @@ q/k/v projection, biases everywhere, a GELU-tanh MLP four times as wide, tied em
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from archspec.hf.families import falcon
 from archspec.hf.families.base import Family, view
 from archspec.hf.keys import ConfigKeys, HFConfigError, Layout
-from archspec.hf.tables import NameTable
 from archspec.spec.model import ModelSpec
 
 CONTEXT = 2048
@@ -77,26 +78,12 @@ def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
     }
 
 
-NAMES = NameTable(
-    ("bloom",),
-    "transformer.",
-    {
-        "embed": "transformer.word_embeddings",
-        "embed_norm": "transformer.word_embeddings_layernorm",
-        "final_norm": "transformer.ln_f",
-        "lm_head": "lm_head",
-    },
-    "transformer.h.{i}.",
-    {
-        "attn_norm": "input_layernorm",
-        "ffn_norm": "post_attention_layernorm",
-        "attn.o_proj": "self_attention.dense",
-        "ffn.up_proj": "mlp.dense_h_to_4h",
-        "ffn.down_proj": "mlp.dense_4h_to_h",
-    },
-    # BloomAttention._reshape: (heads, 3, head_dim) rows, i.e. [q, k, v] per head
-    fused_qkv="self_attention.query_key_value",
-    qkv_layout="grouped",
+# Falcon kept BLOOM's module names (and the per-head [q, k, v] rows of its multi-head layout).
+NAMES = replace(
+    falcon.NAMES,
+    model_types=("bloom",),
+    top={**falcon.NAMES.top, "embed_norm": "transformer.word_embeddings_layernorm"},
+    parallel_norms={},
 )
 
 FAMILY = Family("bloom", "BloomForCausalLM", read, write, NAMES)
