@@ -65,23 +65,33 @@ def _one(rope: Any, where: str, default_theta: float) -> dict[str, Any]:
 
 def _ropes(k: ConfigKeys) -> dict[str, dict[str, Any]]:
     """RoPE of each layer type, from transformers 5's nested `rope_parameters` or transformers 4's
-    `rope_theta` (global) / `rope_local_base_freq` (local) / `rope_scaling` (global)."""
+    `rope_theta` (global) / `rope_local_base_freq` (local) / `rope_scaling` (global); a config
+    holding both spellings (as archspec exports by default) must say the same in each."""
     params = k.take("rope_parameters", None, record=False)
+    v5 = None
     if params is not None:
         if not isinstance(params, Mapping) or set(params) != set(THETA):
             raise HFConfigError(
                 "rope_parameters must hold sliding_attention and full_attention",
                 keys=("rope_parameters",),
             )
-        return {t: _one(params[t], f"rope_parameters.{t}", THETA[t]) for t in THETA}
+        v5 = {t: _one(params[t], f"rope_parameters.{t}", THETA[t]) for t in THETA}
+        if not any(key in k for key in ("rope_theta", "rope_local_base_freq", "rope_scaling")):
+            return v5
     scaling = k.take("rope_scaling", None, record=False)
     glob = {"rope_theta": k.get_float("rope_theta", THETA["full_attention"])}
     glob.update(scaling or {})
     local = {"rope_theta": k.get_float("rope_local_base_freq", THETA["sliding_attention"])}
-    return {
+    v4 = {
         "sliding_attention": _one(local, "rope_local_base_freq", THETA["sliding_attention"]),
         "full_attention": _one(glob, "rope_scaling", THETA["full_attention"]),
     }
+    if v5 is not None and v5 != v4:
+        raise HFConfigError(
+            "rope_parameters and rope_theta / rope_local_base_freq / rope_scaling disagree",
+            keys=("rope_parameters", "rope_theta"),
+        )
+    return v4
 
 
 def read(k: ConfigKeys) -> dict[str, Any]:
@@ -146,17 +156,16 @@ def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
     for layer, w in zip(v.layers, windows, strict=True):
         by_type.setdefault("full_attention" if w is None else "sliding_attention", layer.position)
     ropes = {t: _rope_dict(by_type.get(t)) for t in THETA}
-    if layout == "v5":
-        rope: dict[str, Any] = {"rope_parameters": ropes}
-    else:
-        glob, local = ropes["full_attention"], ropes["sliding_attention"]
-        rope = {
-            "rope_theta": glob.get("rope_theta", THETA["full_attention"]),
-            "rope_local_base_freq": local.get("rope_theta", THETA["sliding_attention"]),
-            "rope_scaling": None
-            if glob["rope_type"] == "default"
-            else {"rope_type": glob["rope_type"], "factor": glob["factor"]},
-        }
+    glob, local = ropes["full_attention"], ropes["sliding_attention"]
+    v4: dict[str, Any] = {
+        "rope_theta": glob.get("rope_theta", THETA["full_attention"]),
+        "rope_local_base_freq": local.get("rope_theta", THETA["sliding_attention"]),
+        "rope_scaling": None
+        if glob["rope_type"] == "default"
+        else {"rope_type": glob["rope_type"], "factor": glob["factor"]},
+    }
+    v5: dict[str, Any] = {"rope_parameters": ropes}
+    rope = v5 if layout == "v5" else v4 if layout == "v4" else {**v4, **v5}
     return {**gemma2.write(spec, layout), **rope}  # Gemma 2's keys, RoPE per layer type
 
 
