@@ -150,7 +150,8 @@ def test_hostile_text_stays_in_docstrings(text: str, monkeypatch: pytest.MonkeyP
     assert src.count(MARK) == docstrings_and_comments(src).count(MARK)
     # Spec text is never rendered as a template.
     if "{{" in text:
-        assert "{{ 7 * 7 }}" in src and "49" not in docstrings_and_comments(src)
+        prose = re.sub(r"\b[0-9a-f]{64}\b", "", docstrings_and_comments(src))  # the spec's sha256
+        assert "{{ 7 * 7 }}" in src and "49" not in prose
     namespace = guarded_exec(src, monkeypatch)
     assert_plain_namespace(namespace, guarded_exec(tame_src, monkeypatch))
     namespace["build_model"](device="meta")
