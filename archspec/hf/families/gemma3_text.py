@@ -67,21 +67,32 @@ def _ropes(k: ConfigKeys) -> dict[str, dict[str, Any]]:
     """RoPE of each layer type, from transformers 5's nested `rope_parameters` or transformers 4's
     `rope_theta` (global) / `rope_local_base_freq` (local) / `rope_scaling` (global)."""
     params = k.take("rope_parameters", None, record=False)
+    legacy = ("rope_theta", "rope_local_base_freq", "rope_scaling")
     if params is not None:
         if not isinstance(params, Mapping) or set(params) != set(THETA):
             raise HFConfigError(
                 "rope_parameters must hold sliding_attention and full_attention",
                 keys=("rope_parameters",),
             )
-        return {t: _one(params[t], f"rope_parameters.{t}", THETA[t]) for t in THETA}
+        nested = {t: _one(params[t], f"rope_parameters.{t}", THETA[t]) for t in THETA}
+        if not any(key in k for key in legacy):
+            return nested
     scaling = k.take("rope_scaling", None, record=False)
     glob = {"rope_theta": k.get_float("rope_theta", THETA["full_attention"])}
     glob.update(scaling or {})
     local = {"rope_theta": k.get_float("rope_local_base_freq", THETA["sliding_attention"])}
-    return {
+    ropes = {
         "sliding_attention": _one(local, "rope_local_base_freq", THETA["sliding_attention"]),
         "full_attention": _one(glob, "rope_scaling", THETA["full_attention"]),
     }
+    if params is not None and ropes != nested:
+        # Both spellings side by side (archspec's export writes both): 5 reads one, 4 the other.
+        raise HFConfigError(
+            "'rope_parameters' and rope_theta / rope_local_base_freq / rope_scaling disagree; "
+            "transformers 5 reads one, 4 the others",
+            keys=("rope_parameters", *legacy),
+        )
+    return ropes
 
 
 def read(k: ConfigKeys) -> dict[str, Any]:
@@ -146,11 +157,12 @@ def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
     for layer, w in zip(v.layers, windows, strict=True):
         by_type.setdefault("full_attention" if w is None else "sliding_attention", layer.position)
     ropes = {t: _rope_dict(by_type.get(t)) for t in THETA}
-    if layout == "v5":
-        rope: dict[str, Any] = {"rope_parameters": ropes}
-    else:
+    rope: dict[str, Any] = {}
+    if layout in ("v5", "both"):  # "both": transformers 5's nested keys beside 4's, alike
+        rope["rope_parameters"] = ropes
+    if layout in ("v4", "both"):
         glob, local = ropes["full_attention"], ropes["sliding_attention"]
-        rope = {
+        rope |= {
             "rope_theta": glob.get("rope_theta", THETA["full_attention"]),
             "rope_local_base_freq": local.get("rope_theta", THETA["sliding_attention"]),
             "rope_scaling": None
