@@ -55,19 +55,21 @@ def _peak_jobs(modes: tuple[str, ...]) -> list[dict[str, Any]]:
     for job in _measure_jobs(modes):
         job = {key: value for key, value in job.items() if key != "measure"} | {"peak": True}
         job["id"] = job["id"].replace("-memory", "-peak")
-        if job["family"] in ("gemma", "gemma2") and job["dims"] == ("tp",):
+        if job["family"] in ("gemma", "gemma2") and "tp" in job["dims"]:
             job.update(options={"loss_parallel": True}, train={"loss_parallel": True})
+        if job["family"] in ("llama", "mixtral") and len(job["dims"]) == 2:
+            job["options"] = {"activation_checkpointing": True}
         jobs.append(job)
     return jobs
 
 
 TWO = _jobs(("fsdp", "tp")) + _measure_jobs(("fsdp", "tp")) + _peak_jobs(("fsdp", "tp"))
-FOUR = _jobs(("2d",)) + _measure_jobs(("2d",))
+FOUR = _jobs(("2d",)) + _measure_jobs(("2d",)) + _peak_jobs(("2d",))
 TRAIN_TWO, TRAIN_FOUR = (
     [j for j in jobs if not j.get("measure") and not j.get("peak")] for jobs in (TWO, FOUR)
 )
 MEASURED = [j for j in TWO + FOUR if j.get("measure")]
-PEAKS = [j for j in TWO if j.get("peak")]
+PEAKS = [j for j in TWO + FOUR if j.get("peak")]
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +133,7 @@ def _planned(job: dict[str, Any]) -> Any:
         dtype="fp32",
         optimizer="adamw",
         loss_parallel=job.get("train", {}).get("loss_parallel", False),
+        checkpointing=job.get("options", {}).get("activation_checkpointing", False),
     )
 
 
@@ -147,10 +150,13 @@ def test_memory_planner_matches_measurement(
 
 
 @pytest.mark.parametrize("job", PEAKS, ids=[j["id"] for j in PEAKS])
-def test_planned_total_is_the_measured_peak(two_ranks: dict[str, Any], job: dict[str, Any]) -> None:
+def test_planned_total_is_the_measured_peak(
+    two_ranks: dict[str, Any], four_ranks: dict[str, Any], job: dict[str, Any]
+) -> None:
     """The planner's total within 10 % of the peak of live tensor bytes torch's memory trackers
-    see over a steady step on rank 0 (FSDP2 or TP); the weights and AdamW state held exactly."""
-    measured = two_ranks[job["id"]]
+    see over a steady step on rank 0 (FSDP2, TP or 2-D, llama and mixtral checkpointed there);
+    the weights and AdamW state held exactly."""
+    measured = (two_ranks | four_ranks)[job["id"]]
     plan = _planned(job)
     assert (plan.weights, plan.optimizer_state) == (
         measured["weights"],
