@@ -78,7 +78,9 @@ def plan(args: argparse.Namespace) -> int:
         ("gradients", result.grads),
         (f"optimizer ({result.optimizer})", result.optimizer_state),
         ("activations" + (" (checkpointed)" if result.checkpointing else ""), result.activations),
-        ("total", result.total),
+        ("backward buffers (loss gradients, FSDP)", result.backward_buffers),
+        ("optimizer temporaries", result.optimizer_temp),
+        ("total (peak of a step)", result.total),
         ("KV cache (inference, not in total)", result.kv_cache),
     ]
     for name, value in rows:

@@ -25,6 +25,13 @@ MoE) as archspec's modules compute them:
 Sizes split by tensor parallelism (heads, hidden units, vocabulary with a vocabulary-parallel
 loss) are divided by tp, the sequence-parallel parts (norm inputs) too. With activation
 checkpointing a layer keeps only its input, and one layer's activations are rebuilt at a time.
+
+The total is the peak of a steady step (the AdamW state exists; zero_grad frees the gradients),
+weights and optimizer state plus the larger of two moments (see `peak_terms`):
+
+- the backward pass: the activations and the buffers beside them: cross-entropy's two float32
+  logits-sized gradients, and under FSDP2 the gathered and reduce-scatter buffers;
+- the optimizer step: every gradient and AdamW's temporaries.
 """
 
 from __future__ import annotations
@@ -64,12 +71,18 @@ class MemoryPlan:
     activations: int
     kv_cache: int
     """Keys and values of `batch` sequences of `seq` tokens for inference (not in `total`)."""
+    backward_buffers: int = 0
+    """Bytes beside the activations at the backward pass's peak (loss gradients, FSDP buffers)."""
+    optimizer_temp: int = 0
+    """Bytes the optimizer step allocates and frees beside the gradients and its state."""
     device_memory: int | None = None
 
     @property
     def total(self) -> int:
-        """Weights, gradients, optimizer state and activations."""
-        return self.weights + self.grads + self.optimizer_state + self.activations
+        """The peak of a training step: weights, optimizer state, and the larger of the
+        backward pass (activations and buffers) and the optimizer step (gradients, temporaries)."""
+        backward = self.activations + self.backward_buffers
+        return self.weights + self.optimizer_state + max(backward, self.grads + self.optimizer_temp)
 
     @property
     def fits(self) -> bool | None:
@@ -143,6 +156,8 @@ def plan_memory(
         * size
         for layer, w in zip(plan.layers, windows, strict=True)
     )
+    acts = activation_bytes(plan, tp, dp, batch, seq, size, checkpointing, loss_parallel)
+    buffers, temp = peak_terms(plan, tp, dp, batch * seq, size, loss_parallel, optimizer)
     return MemoryPlan(
         name=plan.name,
         tp=tp,
@@ -155,10 +170,65 @@ def plan_memory(
         weights=numel * size,
         grads=grads,
         optimizer_state=opt,
-        activations=activation_bytes(plan, tp, dp, batch, seq, size, checkpointing, loss_parallel),
+        activations=acts,
         kv_cache=kv,
+        backward_buffers=buffers,
+        optimizer_temp=temp,
         device_memory=device_memory,
     )
+
+
+def peak_terms(
+    plan: ModelPlan,
+    tp: int,
+    dp: int,
+    tokens: int,
+    size: int,
+    loss_parallel: bool = False,
+    optimizer: str = "adamw",
+) -> tuple[int, int]:
+    """The transient bytes of a training step's two peaks: (beside the activations in the
+    backward pass, beside the gradients in the optimizer step), on the busiest device.
+
+    - Loss: cross-entropy's backward holds two float32 logits-sized tensors at once, the
+      gradient of the log-probabilities (`nll_loss_backward`) and of the logits
+      (`_log_softmax_backward_data`): `2 * n * vocab * 4` (`/ tp` with a parallel loss).
+    - FSDP2 (`fully_shard` per block and on the root, `reshard_after_forward=True`, its implicit
+      prefetch of one block in the backward pass): the root's parameters stay gathered from the
+      forward to the backward pass (the head's weight is already in the activations, which keep
+      it). At the loss the last block is gathered again and the next prefetched: two blocks'
+      worth of unsharded parameters. After a block's backward its unsharded gradients, the
+      reduce-scatter input and the next block's all-gather output are live at once: three
+      blocks' worth, while the head's activations are gone. "Block" is the largest layer's
+      parameters after tensor parallelism, not sharded by dp.
+    - Adam and AdamW (torch's per-tensor loop, the default for CPU tensors and for a mix of
+      DTensor and plain parameters): `denom = (exp_avg_sq.sqrt() / c).add_(eps)` holds two
+      temporaries of a parameter's size while the previous parameter's `denom` is still bound:
+      the most over neighbours of `previous + 2 * current` (torch/optim/adam.py,
+      `_single_tensor_adam`). SGD without momentum updates in place.
+    """
+    vocab = plan.vocab_rows // tp if loss_parallel else plan.vocab_rows
+    loss = 2 * tokens * vocab * 4
+    backward = loss
+    if dp > 1:
+        full = local_shapes(plan, tp, 1)
+        blocks: dict[str, int] = {}
+        root = 0
+        for name, shape in full:
+            if name.startswith("layers."):
+                index = name.split(".")[1]
+                blocks[index] = blocks.get(index, 0) + _prod(shape) * size
+            else:
+                root += _prod(shape) * size
+        root -= _root_kept(plan, tp, size)
+        block = max(blocks.values(), default=0)
+        head = _head_bytes(plan, tokens, vocab, size)
+        backward = max(loss + root + 2 * block, root + 3 * block - head)
+    if not OPTIMIZER_STATES[optimizer]:
+        return backward, 0
+    sizes = [_prod(shape) * size for _, shape in local_shapes(plan, tp, dp)]
+    temp = max(2 * b + a for a, b in zip([0, *sizes], sizes, strict=False))
+    return backward, temp
 
 
 def activation_bytes(
@@ -181,13 +251,22 @@ def activation_bytes(
         else sum(per_layer)
     )
     vocab = plan.vocab_rows // tp if loss_parallel else plan.vocab_rows
-    head = n * plan.d_model * size + n * vocab * 4 + 2 * n * 8  # input, log-softmax, ids, targets
-    if plan.logit_softcap is not None:
-        head += n * vocab * size
+    head = _head_bytes(plan, n, vocab, size)
     if dp > 1:  # FSDP2 keeps the root's gathered weights to the backward pass (the head's matmul)
-        head += (plan.vocab_rows // tp) * plan.d_model * size
-        head += plan.final_norm.width * size if plan.final_norm is not None else 0
+        head += _root_kept(plan, tp, size)
     return blocks + _norm_bytes(plan.final_norm, local, size) + head
+
+
+def _head_bytes(plan: ModelPlan, n: int, vocab: int, size: int) -> int:
+    """The head's saved tensors: its input, the float32 log-softmax, token ids and targets."""
+    head = n * plan.d_model * size + n * vocab * 4 + 2 * n * 8
+    return head + (n * vocab * size if plan.logit_softcap is not None else 0)
+
+
+def _root_kept(plan: ModelPlan, tp: int, size: int) -> int:
+    """The root's gathered weights autograd keeps under FSDP: the head's and the final norm's."""
+    norm = plan.final_norm.width * size if plan.final_norm is not None else 0
+    return (plan.vocab_rows // tp) * plan.d_model * size + norm
 
 
 def _layer_bytes(layer: LayerPlan, tp: int, n: int, seq: int, size: int) -> int:

@@ -118,9 +118,10 @@ def test_plan_command_prints_terms_and_verdict(capsys: pytest.CaptureFixture[str
     assert "does not fit" in capsys.readouterr().out
     assert main([*argv, "--json", "--checkpointing"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["total"] == sum(
-        data[k] for k in ("weights", "grads", "optimizer_state", "activations")
-    )
+    backward = data["activations"] + data["backward_buffers"]
+    step = data["grads"] + data["optimizer_temp"]
+    assert data["total"] == data["weights"] + data["optimizer_state"] + max(backward, step)
+    assert data["backward_buffers"] == 2 * 4096 * 128256 * 4  # cross-entropy's two float32 grads
     assert main(["plan", "llama3-8b", "--devices", "6", "--tp", "4"]) == 2
     assert main(["plan", "llama3-8b", "--tp", "3"]) == 1
 

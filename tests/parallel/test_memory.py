@@ -1,11 +1,12 @@
-"""The memory planner against built modules in one process: exact parameter shapes, and the
-activations autograd keeps within 10 % (the distributed cases are in test_training.py)."""
+"""The memory planner against built modules in one process: exact parameter shapes, the
+activations autograd keeps and the peak of a training step within 10 % (the distributed cases are
+in test_training.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from archspec.parallel.memory import activation_bytes, param_shapes
+from archspec.parallel.memory import activation_bytes, param_shapes, plan_memory
 from archspec.plan.lower import lower
 from archspec.spec.load import load_spec
 from archspec.spec.shipped import shipped_names
@@ -14,6 +15,7 @@ from archspec.spec.shrink import shrink
 torch = pytest.importorskip("torch")
 
 from archspec.nn.model import build_model  # noqa: E402
+from tests.parallel import worker  # noqa: E402
 from tests.parallel.worker import saved_bytes  # noqa: E402
 
 
@@ -37,3 +39,25 @@ def test_activations_in_bf16(name: str) -> None:
     tokens = torch.randint(0, 128, (2, 33), generator=torch.Generator().manual_seed(0))
     measured = saved_bytes(model, tokens[:, :-1], tokens[:, 1:])
     assert activation_bytes(lower(spec), 1, 1, 2, 32, 2) == pytest.approx(measured, rel=0.10)
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma", "gemma2", "mixtral"])
+@pytest.mark.parametrize("batch,seq", [(1, 8), (8, 64)], ids=["weights-bound", "activation-bound"])
+def test_planned_total_is_the_measured_peak(family: str, batch: int, seq: int) -> None:
+    """One process: the peak of live tensor bytes over a steady AdamW step (torch's MemTracker),
+    whether the optimizer step (few tokens) or the backward pass (many) sets it."""
+    tokens = torch.randint(0, 128, (batch, seq + 1), generator=torch.Generator().manual_seed(0))
+    measured = worker.peak({"family": family, "backend": "runtime"}, None, *_split(tokens))
+    plan = plan_memory(lower(worker.tiny(family)), batch=batch, seq=seq, dtype="fp32")
+    assert (plan.weights, plan.optimizer_state) == (
+        measured["weights"],
+        measured["optimizer_state"],
+    )
+    assert plan.total == pytest.approx(measured["peak"], rel=0.10), measured["at_peak"]
+    backward = plan.activations + plan.backward_buffers
+    step = plan.grads + plan.optimizer_temp
+    assert (backward > step) == (seq == 64)  # the two moments both get checked
+
+
+def _split(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return tokens[:, :-1], tokens[:, 1:]

@@ -6,6 +6,7 @@ final parameters with what rank 0 saved here.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -61,21 +62,30 @@ def make_model(family: str, backend: str) -> tuple[nn.Module, Any]:
 
 def train(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_parallel=False):
     """STEPS AdamW steps; the mean loss of each step (over data-parallel ranks when distributed)."""
+    opt = torch.optim.AdamW(model.parameters(), lr=LR)
+    return [_full(step(model, opt, inputs, targets, loss_parallel)) for _ in range(STEPS)]
+
+
+def step(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    loss_parallel: bool = False,
+) -> torch.Tensor:
+    """One training step: forward, loss, backward, optimizer step, zero_grad; the loss."""
     from contextlib import nullcontext
 
     from torch.distributed.tensor.parallel import loss_parallel as lp_context
 
-    opt = torch.optim.AdamW(model.parameters(), lr=LR)
-    losses = []
-    for _ in range(STEPS):
-        opt.zero_grad()
-        logits = model(inputs)
-        with lp_context() if loss_parallel else nullcontext():
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
-            loss.backward()
-        opt.step()
-        losses.append(_full(loss.detach()))
-    return losses
+    logits = model(inputs)
+    with lp_context() if loss_parallel else nullcontext():
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+        del logits  # as a training loop drops them: autograd keeps what the backward pass needs
+        loss.backward()
+    opt.step()
+    opt.zero_grad()
+    return loss.detach()
 
 
 def _full(t: torch.Tensor) -> torch.Tensor:
@@ -145,6 +155,47 @@ def measure(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> di
     }
 
 
+def peak(
+    job: dict[str, Any], mesh: Any, inputs: torch.Tensor, targets: torch.Tensor
+) -> dict[str, Any]:
+    """Peak bytes of live tensor storage on this rank over one steady training step, and the
+    weights and optimizer state held after it.
+
+    torch's own trackers (`torch.distributed._tools`: `FSDPMemTracker` for an FSDP2 model,
+    `MemTracker` otherwise) watch every tensor storage an operation creates or touches, through
+    a TorchDispatchMode and weak references to the storages, and keep the peak of their sum. A
+    first step creates the AdamW state; the tracked second step is forward, loss, backward,
+    AdamW step and zero_grad.
+    """
+    from torch.distributed._tools.fsdp2_mem_tracker import FSDPMemTracker
+    from torch.distributed._tools.mem_tracker import MemTracker
+    from torch.distributed.fsdp import FSDPModule
+
+    model, parallelize = make_model(job["family"], job["backend"])
+    if mesh is not None:
+        parallelize(model, mesh, **job.get("options", {}))
+    opt = torch.optim.AdamW(model.parameters(), lr=LR)
+    step(model, opt, inputs, targets, **job.get("train", {}))
+    gc.collect()  # the first step's reference cycles (DTensor, FSDP state) are not the second's
+    if isinstance(model, FSDPModule):
+        tracker = FSDPMemTracker(model, opt)
+        tracker.track_inputs((inputs, targets))
+    else:
+        tracker = MemTracker()
+        tracker.track_external(model, opt, inputs, targets)
+    with tracker:
+        step(model, opt, inputs, targets, **job.get("train", {}))
+    (top,) = tracker.get_tracker_snapshot("peak").values()
+    (after,) = tracker.get_tracker_snapshot("current").values()  # gradients freed
+    after = {getattr(key, "value", key).lower(): value for key, value in after.items()}
+    return {
+        "peak": top["Total"],
+        "weights": after.get("parameter", 0) + after.get("sharded param", 0),
+        "optimizer_state": _bytes(t for state in opt.state.values() for t in state.values()),
+        "at_peak": {str(getattr(key, "value", key)): value for key, value in top.items()},
+    }
+
+
 def run(rank: int, world: int, init: str, jobs: list[dict[str, Any]], out: str) -> None:
     """Run every job (family, backend, mesh shape, options) on this rank; rank 0 saves results."""
     from torch.distributed.device_mesh import init_device_mesh
@@ -160,12 +211,15 @@ def run(rank: int, world: int, init: str, jobs: list[dict[str, Any]], out: str) 
                 meshes[key] = init_device_mesh("cpu", key[0], mesh_dim_names=key[1])
             mesh = meshes[key]
             started = time.perf_counter()
-            model, parallelize = make_model(job["family"], job["backend"])
-            parallelize(model, mesh, **job.get("options", {}))
             inputs, targets = batch()
             dp = mesh["dp"].size() if "dp" in job["dims"] else 1
             at = mesh["dp"].get_local_rank() if "dp" in job["dims"] else 0
             rows = slice(at * BATCH // dp, (at + 1) * BATCH // dp)
+            if job.get("peak"):
+                results[job["id"]] = peak(job, mesh, inputs[rows], targets[rows])
+                continue
+            model, parallelize = make_model(job["family"], job["backend"])
+            parallelize(model, mesh, **job.get("options", {}))
             if job.get("measure"):
                 results[job["id"]] = measure(model, inputs[rows], targets[rows])
                 continue
