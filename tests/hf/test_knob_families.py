@@ -72,7 +72,7 @@ def test_round_trip_config_spec_config(family: str, layout: str) -> None:
     with torch.device("meta"):
         built = transformers.AutoModelForCausalLM.from_config(
             getattr(transformers, CASES[FAMILY_CASES[family]].config)(
-                **config, pad_token_id=None, bos_token_id=None, eos_token_id=None
+                **{**config, "pad_token_id": None, "bos_token_id": None, "eos_token_id": None}
             )
         )
     assert sum(p.numel() for p in built.parameters()) == count_params(spec).total

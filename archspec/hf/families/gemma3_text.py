@@ -67,13 +67,30 @@ def _ropes(k: ConfigKeys) -> dict[str, dict[str, Any]]:
     """RoPE of each layer type, from transformers 5's nested `rope_parameters` or transformers 4's
     `rope_theta` (global) / `rope_local_base_freq` (local) / `rope_scaling` (global)."""
     params = k.take("rope_parameters", None, record=False)
-    if params is not None:
-        if not isinstance(params, Mapping) or set(params) != set(THETA):
-            raise HFConfigError(
-                "rope_parameters must hold sliding_attention and full_attention",
-                keys=("rope_parameters",),
-            )
-        return {t: _one(params[t], f"rope_parameters.{t}", THETA[t]) for t in THETA}
+    legacy = any(key in k for key in _V4_ROPE_KEYS)
+    v4 = _v4_ropes(k) if legacy or params is None else None
+    if params is None:
+        return v4
+    if not isinstance(params, Mapping) or set(params) != set(THETA):
+        raise HFConfigError(
+            "rope_parameters must hold sliding_attention and full_attention",
+            keys=("rope_parameters",),
+        )
+    v5 = {t: _one(params[t], f"rope_parameters.{t}", THETA[t]) for t in THETA}
+    if v4 is not None and v4 != v5:
+        # Both spellings side by side (archspec's export writes both): only when they agree
+        raise HFConfigError(
+            "'rope_parameters' and rope_theta / rope_local_base_freq / rope_scaling disagree; "
+            "transformers 5 reads the first, 4 the others",
+            keys=("rope_parameters", *_V4_ROPE_KEYS),
+        )
+    return v5
+
+
+_V4_ROPE_KEYS = ("rope_theta", "rope_local_base_freq", "rope_scaling")
+
+
+def _v4_ropes(k: ConfigKeys) -> dict[str, dict[str, Any]]:
     scaling = k.take("rope_scaling", None, record=False)
     glob = {"rope_theta": k.get_float("rope_theta", THETA["full_attention"])}
     glob.update(scaling or {})
@@ -146,17 +163,16 @@ def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
     for layer, w in zip(v.layers, windows, strict=True):
         by_type.setdefault("full_attention" if w is None else "sliding_attention", layer.position)
     ropes = {t: _rope_dict(by_type.get(t)) for t in THETA}
-    if layout == "v5":
-        rope: dict[str, Any] = {"rope_parameters": ropes}
-    else:
-        glob, local = ropes["full_attention"], ropes["sliding_attention"]
-        rope = {
-            "rope_theta": glob.get("rope_theta", THETA["full_attention"]),
-            "rope_local_base_freq": local.get("rope_theta", THETA["sliding_attention"]),
-            "rope_scaling": None
-            if glob["rope_type"] == "default"
-            else {"rope_type": glob["rope_type"], "factor": glob["factor"]},
-        }
+    glob, local = ropes["full_attention"], ropes["sliding_attention"]
+    v5: dict[str, Any] = {"rope_parameters": ropes}
+    v4 = {
+        "rope_theta": glob.get("rope_theta", THETA["full_attention"]),
+        "rope_local_base_freq": local.get("rope_theta", THETA["sliding_attention"]),
+        "rope_scaling": None
+        if glob["rope_type"] == "default"
+        else {"rope_type": glob["rope_type"], "factor": glob["factor"]},
+    }
+    rope = {"v5": v5, "v4": v4, "both": {**v5, **v4}}[layout]
     return {**gemma2.write(spec, layout), **rope}  # Gemma 2's keys, RoPE per layer type
 
 
