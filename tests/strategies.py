@@ -6,6 +6,7 @@ every feature of the schema: both norms and all their options, the four placemen
 residuals with shared and separate norms, every activation, mixture of experts, MHA/MQA/GQA with a
 head size independent of the width, bias overrides, attention scale, sliding windows, softcaps,
 QKV clipping, QK-norm in both scopes, every position encoding and RoPE scaling (LongRoPE too),
+ALiBi added to the scaled scores or scaled with them and in bfloat16 (Falcon),
 padded vocabularies, tying, head bias, embedding scale, multiplier and norm, residual multiplier,
 logit scale, no final norm, and `layer_overrides` selecting by `layers` and by `every`/`offset`,
 overriding windows, FFN widths and (in RoPE models) positions: NoPE layers, other thetas and
@@ -185,6 +186,9 @@ def position_dicts(draw: st.DrawFn, max_seq_len: int = 64) -> dict[str, Any]:
             position["scaling"] = draw(rope_scaling_dicts(max_seq_len))
         else:
             _maybe(draw, position, "scaling", st.none())
+    elif position["kind"] == "alibi":
+        _maybe(draw, position, "scaled", st.booleans())  # Falcon: bias scaled with the scores
+        _maybe(draw, position, "bias_dtype", st.sampled_from(["float32", "bfloat16"]))
     return position
 
 

@@ -87,6 +87,8 @@ def _attention_kind(spec: ModelSpec) -> str:
 
 def _position(spec: ModelSpec) -> str:
     p = spec.position
+    if p.kind == "alibi" and p.scaled:
+        return "ALiBi, scaled with the scores"
     if p.kind != "rope":
         return {"learned": "learned absolute", "alibi": "ALiBi", "none": "none"}[p.kind]
     text = f"RoPE θ={_fmt_float(p.theta)}"

@@ -191,6 +191,8 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         "single_rope": len(rope_calls) <= 1,
         "needs_math": any(r.scaling == "llama3" for r in plan.ropes),
         "sliding": any(w is not None for w in plan.windows),
+        "alibi_scaled": plan.alibi_scale is not None,
+        "alibi_bfloat16": plan.alibi_bfloat16,
         "any_softcap": any(a.softcap is not None for a in attentions.values()),
         "any_sdpa": any(a.softcap is None for a in attentions.values()),
         "any_gated": any(f.gated for f in ffns.values()),

@@ -84,11 +84,26 @@ class CausalMasks(nn.Module):
 
 class AlibiMasks(CausalMasks):
     """ALiBi: an additive mask of -slope * distance per head on top of causality (slopes in
-    float32 whatever the model's dtype, like the generated file's constants)."""
+    float32 whatever the model's dtype, like the generated file's constants), times ``scale``
+    when the bias is scaled with the scores (Falcon; 1.0 leaves it exact)."""
 
-    def __init__(self, windows: tuple[int | None, ...], slopes: tuple[float, ...]) -> None:
+    def __init__(
+        self,
+        windows: tuple[int | None, ...],
+        slopes: tuple[float, ...],
+        scale: float | None = None,
+    ) -> None:
         super().__init__(windows)
         self.slopes = slopes
+        self.scale = 1.0 if scale is None else scale
+
+    def bias(self, T: int, S: int, device: torch.device, keep: torch.Tensor | None) -> torch.Tensor:
+        """(1, H, T, S): -slope * distance."""
+        slopes = torch.tensor(self.slopes, dtype=torch.float32, device=device)
+        distance = (
+            torch.arange(S - T, S, device=device)[:, None] - torch.arange(S, device=device)[None, :]
+        )
+        return (-slopes[:, None, None] * distance * self.scale)[None]
 
     def forward(
         self,
@@ -98,18 +113,29 @@ class AlibiMasks(CausalMasks):
         dtype: torch.dtype,
         keep: torch.Tensor | None = None,
     ) -> list[Mask]:
-        slopes = torch.tensor(self.slopes, dtype=torch.float32, device=device)
-        distance = (
-            torch.arange(S - T, S, device=device)[:, None] - torch.arange(S, device=device)[None, :]
-        )
-        bias = -slopes[:, None, None] * distance  # (H, T, S)
+        bias = self.bias(T, S, device, keep)
         masks = []
         for w in self.windows:
             allowed = causal_allowed(T, S, w, device)
             if keep is not None:
                 allowed = padding_allowed(allowed, keep)  # (B, 1, T, S)
-            masks.append(Mask(bias[None].masked_fill(~allowed, float("-inf")).to(dtype), False))
+            masks.append(Mask(bias.masked_fill(~allowed, float("-inf")).to(dtype), False))
         return masks
+
+
+class Bfloat16AlibiMasks(AlibiMasks):
+    """Falcon's ALiBi (transformers' `build_alibi_tensor`): slope * key position, counted from
+    each row's first token, with the slopes and the products in bfloat16 whatever the dtype."""
+
+    def bias(self, T: int, S: int, device: torch.device, keep: torch.Tensor | None) -> torch.Tensor:
+        """(1 or B, H, 1, S); softmax sees the same as -slope * distance, up to the rounding."""
+        slopes = torch.tensor(self.slopes, dtype=torch.float32, device=device).bfloat16()
+        if keep is None:
+            keys = torch.arange(S, device=device)[None]  # (1, S)
+        else:
+            keys = (keep.long().cumsum(-1) - 1) * keep.long()  # (B, S), 0 on padding
+        bias = slopes[None, :, None] * keys[:, None, :]  # (1 or B, H, S), rounded to bfloat16
+        return bias.float()[:, :, None, :] * self.scale
 
 
 class Transformer(nn.Module):
@@ -140,8 +166,11 @@ class Transformer(nn.Module):
             len(plan.ropes) if layer.rope is None else layer.rope for layer in plan.layers
         )
         slopes = plan.alibi_slopes
+        alibi = Bfloat16AlibiMasks if plan.alibi_bfloat16 else AlibiMasks
         self.masks = (
-            AlibiMasks(plan.windows, slopes) if slopes is not None else CausalMasks(plan.windows)
+            alibi(plan.windows, slopes, plan.alibi_scale)
+            if slopes is not None
+            else CausalMasks(plan.windows)
         )
         self.layers = nn.ModuleList(
             build_block(layer, None if layer.rope is None else plan.ropes[layer.rope])

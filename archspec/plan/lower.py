@@ -59,6 +59,8 @@ def lower(spec: ModelSpec) -> ModelPlan:
         alibi_slopes=alibi_slopes(spec.attention.n_heads)
         if spec.position.kind == "alibi"
         else None,
+        alibi_scale=_alibi_scale(spec),
+        alibi_bfloat16=spec.position.kind == "alibi" and spec.position.bias_dtype == "bfloat16",
         layers=tuple(
             _layer(spec, layer, windows, None if r is None else ropes.index(r))
             for layer, r in zip(layer_specs, layer_ropes, strict=True)
@@ -101,6 +103,14 @@ def norm_plan(norm: NormSpec, width: int) -> NormPlan:
     else:
         name = "LayerNorm" if bias else "LayerNormNoBias"
     return NormPlan("layernorm", width, norm.eps, norm.affine, bias, False, upcast, name)
+
+
+def _alibi_scale(spec: ModelSpec) -> float | None:
+    """The score scale an ALiBi bias shares when it joins the raw scores (Falcon-RW)."""
+    position, att = spec.position, spec.attention
+    if position.kind != "alibi" or not position.scaled:
+        return None
+    return att.scale if att.scale is not None else resolve.head_dim(att, spec.d_model) ** -0.5
 
 
 def alibi_slopes(n_heads: int) -> tuple[float, ...]:

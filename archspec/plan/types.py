@@ -259,6 +259,11 @@ class ModelPlan:
     """Low-rank adapter on the output head, or None."""
     n_adapter_params: int = 0
     """Parameters of every adapter (included in `n_params`); the rest are frozen when nonzero."""
+    alibi_scale: float | None = None
+    """Factor of the ALiBi bias: the attention's score scale when the bias joins the raw scores
+    (Falcon), None when it is added to the scaled scores."""
+    alibi_bfloat16: bool = False
+    """ALiBi bias as slope × key position rounded to bfloat16 (Falcon), else -slope × distance."""
 
     @property
     def head(self) -> LinearPlan:

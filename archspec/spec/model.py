@@ -195,6 +195,16 @@ class AlibiPosition(SpecModel):
 
     kind: Literal["alibi"] = "alibi"
     """Position encoding."""
+    scaled: bool = False
+    """Whether the bias joins the raw scores q·k before they are scaled (by 1/sqrt(head_dim) or
+    `attention.scale`), and so is scaled with them: `(q·k + bias) / sqrt(head_dim)` (Falcon-RW,
+    transformers' Falcon with `alibi: true`); false adds it to the scaled scores (Press et al.,
+    BLOOM)."""
+    bias_dtype: Literal["float32", "bfloat16"] = "float32"
+    """Precision of the bias. `float32`: -slope × distance, exact. `bfloat16`: slope × key
+    position (counted from each row's first token; softmax makes the two equal), with the slopes
+    and each product rounded to bfloat16 whatever the model's dtype, as Falcon-RW and
+    transformers' Falcon (`build_alibi_tensor`) compute it."""
 
 
 class NoPosition(SpecModel):

@@ -154,7 +154,7 @@ ALLOWED_BRANCHES: dict[str, set[str]] = {
     # Masks depend on how many queries and keys this call has, and on a padding mask.
     "causal_mask": {"keep is None and T == S", "keep is None and T == 1", "keep is not None"},
     "sliding_window_mask": {"S <= window", "keep is not None"},
-    "alibi_mask": {"keep is not None"},
+    "alibi_mask": {"keep is not None", "keep is None"},  # Falcon: keys from each first token
     "additive_mask": {"attn_mask is None", "attn_mask.dtype == torch.bool", "is_causal"},
     # Mixture of experts: the grouped operator skips experts with no tokens; its backward
     # computes only the gradients autograd asks for.

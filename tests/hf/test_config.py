@@ -1254,7 +1254,6 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
         ),
         "differs between layer types",
     ),
-    "falcon-alibi": ({**FALCON_7B, "alibi": True}, "ALiBi divides the bias"),
     "gemma-activations-disagree": (
         {**GEMMA_7B, "hidden_activation": "gelu"},
         "hidden_act ('gelu_pytorch_tanh') and hidden_activation ('gelu') disagree",

@@ -69,7 +69,7 @@ def test_unknown_key_in_a_tagged_variant_lists_that_variant_s_fields() -> None:
 def test_key_of_another_variant_is_unknown() -> None:
     issue = only_issue(TINY_YAML + "position:\n  kind: alibi\n  theta: 10000.0\n")
     assert issue.message == "unknown key 'theta'"
-    assert issue.allowed == ("kind",)
+    assert issue.allowed == ("kind", "scaled", "bias_dtype")
     assert where(issue) == ("spec.yaml", 13, 3, "position.theta")
 
 

@@ -107,6 +107,15 @@ _ROPE_FIELDS: dict[str, frozenset[str]] = {
             "truncate",
         }
     ),
+    "longrope": frozenset(
+        {
+            "short_factor",
+            "long_factor",
+            "factor",
+            "attention_factor",
+            "original_max_position_embeddings",
+        }
+    ),
 }
 """Keys transformers' `modeling_rope_utils` reads for each `rope_type` archspec can express."""
 
@@ -125,6 +134,8 @@ def read_rope(
     max_seq_len: int,
     default_theta: float = 10000.0,
     fraction: float | None = None,
+    original_max_seq_len: int | None = None,
+    renamed: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The spec `position` of a RoPE family, from either spelling.
 
@@ -136,6 +147,11 @@ def read_rope(
     Args:
         fraction: The family's default `partial_rotary_factor` when its modeling reads it (phi:
             0.5); None when it rotates whole heads whatever the config says.
+        original_max_seq_len: The family's top-level `original_max_position_embeddings` (Phi-3),
+            which transformers' `standardize_rope_params` puts over the rope dict's; LongRoPE is
+            read only for a family that has it, since transformers 4 reads it nowhere else.
+        renamed: rope types the family's config class renames (Phi-3: `su`, `yarn` ->
+            `longrope`).
     """
     params = k.take("rope_parameters", None, record=False)
     scaling = k.take("rope_scaling", None, record=False)
@@ -148,7 +164,8 @@ def read_rope(
         # Both spellings side by side (archspec's export writes both): transformers 4 reads
         # rope_scaling and ignores rope_parameters; 5 takes rope_scaling over rope_parameters.
         # Only a config whose two spellings say the same is read.
-        if _rope_core(params) != _rope_core(scaling):
+        drop = ("original_max_position_embeddings",) if original_max_seq_len is not None else ()
+        if _rope_core(params, renamed, drop) != _rope_core(scaling, renamed, drop):
             raise HFConfigError(
                 "'rope_parameters' and 'rope_scaling' disagree; transformers 5 reads one, "
                 "4 the other",
@@ -183,13 +200,14 @@ def read_rope(
         raise HFConfigError(
             f"{where}: rope_type must be a string, got {type(kind).__name__}", keys=(where,)
         )
-    if kind not in _ROPE_FIELDS:
+    kind = (renamed or {}).get(kind, kind)
+    if kind not in _ROPE_FIELDS or (kind == "longrope" and original_max_seq_len is None):
         why = {
             "dynamic": "dynamic NTK rescales with the running sequence length; archspec's `ntk` "
             "is static",
-            "longrope": "LongRoPE (short/long factor lists, Phi-3 128k) is not in archspec's "
-            "position.scaling yet",
-        }.get(kind, "archspec's position.scaling has linear, ntk (static), yarn and llama3")
+            "longrope": f"archspec reads LongRoPE for phi3 only; transformers 4's {family} takes "
+            "its original context from max_position_embeddings, 5 from the rope dict",
+        }.get(kind, "archspec's position.scaling has linear, ntk, yarn, llama3 and longrope")
         raise HFConfigError(
             f"{where}: rope_type '{kind}' cannot be expressed: {why}", keys=(where,)
         )
@@ -203,18 +221,22 @@ def read_rope(
             keys=(where,),
         )
     if kind != "default":
-        position["scaling"] = _read_scaling(kind, rope, where, max_seq_len)
+        position["scaling"] = _read_scaling(kind, rope, where, max_seq_len, original_max_seq_len)
     return position
 
 
-def _rope_core(rope: Mapping[str, Any]) -> dict[str, Any]:
-    """A RoPE dict without its theta and fraction (which `_agreeing` compares), type spelled once."""
+def _rope_core(
+    rope: Mapping[str, Any], renamed: Mapping[str, str] | None = None, drop: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A RoPE dict without its theta and fraction (which `_agreeing` compares), type spelled once
+    and renamed as the family's config renames it, without the keys in ``drop``."""
     core = {
         ("rope_type" if key == "type" else key): value
         for key, value in rope.items()
-        if key not in ("rope_theta", "partial_rotary_factor") and value is not None
+        if key not in ("rope_theta", "partial_rotary_factor", *drop) and value is not None
     }
-    core.setdefault("rope_type", "default")
+    kind = core.get("rope_type", "default")
+    core["rope_type"] = (renamed or {}).get(kind, kind)
     return core
 
 
@@ -252,7 +274,11 @@ def _agreeing(k: ConfigKeys, rope: Mapping[str, Any], key: str, where: str) -> f
 
 
 def _read_scaling(
-    kind: str, rope: Mapping[str, Any], where: str, max_seq_len: int
+    kind: str,
+    rope: Mapping[str, Any],
+    where: str,
+    max_seq_len: int,
+    original_max_seq_len: int | None = None,
 ) -> dict[str, Any]:
     def num(key: str, default: Any = None) -> Any:
         value = rope.get(key)
@@ -265,7 +291,9 @@ def _read_scaling(
         return value
 
     original = rope.get("original_max_position_embeddings")
-    if original is None:
+    if original_max_seq_len is not None:
+        original = original_max_seq_len  # standardize_rope_params: the top-level key wins
+    elif original is None:
         original = max_seq_len  # transformers' standardize_rope_params default
     elif isinstance(original, bool) or not isinstance(original, int) or original < 1:
         raise HFConfigError(
@@ -281,6 +309,8 @@ def _read_scaling(
             "high_freq_factor": required("high_freq_factor"),
             "original_max_seq_len": original,
         }
+    if kind == "longrope":
+        return _read_longrope(rope, where, max_seq_len, original)
     # yarn, as modeling_rope_utils._compute_yarn_parameters computes it
     if rope.get("truncate") not in (None, True):
         raise HFConfigError(f"{where}: yarn with truncate=false cannot be expressed", keys=(where,))
@@ -302,6 +332,32 @@ def _read_scaling(
     }
     if attention is not None:
         scaling["attention_factor"] = attention
+    return scaling
+
+
+def _read_longrope(
+    rope: Mapping[str, Any], where: str, max_seq_len: int, original: int
+) -> dict[str, Any]:
+    """LongRoPE as `modeling_rope_utils._compute_longrope_parameters` (transformers 5) reads it."""
+    scaling: dict[str, Any] = {"kind": "longrope", "original_max_seq_len": original}
+    for key in ("short_factor", "long_factor"):
+        factors = rope.get(key)
+        if not isinstance(factors, list) or not factors:
+            raise HFConfigError(
+                f"{where}: rope_type 'longrope' needs '{key}', a list of numbers", keys=(where,)
+            )
+        scaling[key] = [_number(value, where, key) for value in factors]
+    attention = rope.get("attention_factor")
+    factor = rope.get("factor")
+    if attention is not None:
+        scaling["attention_factor"] = _number(attention, where, "attention_factor")
+    elif factor is not None:
+        # transformers 5 derives the scale of cos/sin from `factor` when the config gives one,
+        # else from max_position_embeddings / original (the spec's default)
+        factor = _number(factor, where, "factor")
+        derived = 1.0 if factor <= 1 else math.sqrt(1 + math.log(factor) / math.log(original))
+        if factor != max_seq_len / original:
+            scaling["attention_factor"] = derived
     return scaling
 
 
@@ -339,9 +395,27 @@ def write_rope(spec: ModelSpec, layout: Layout, *, fraction: bool = False) -> di
         }
         if s.attention_factor is not None:
             scaling["attention_factor"] = s.attention_factor
+    elif s is not None and s.kind == "longrope":
+        scaling = {
+            "rope_type": "longrope",
+            "short_factor": list(s.short_factor),
+            "long_factor": list(s.long_factor),
+            "original_max_position_embeddings": s.original_max_seq_len,
+        }
+        if s.attention_factor is not None:
+            scaling["attention_factor"] = s.attention_factor
     # static NTK has no transformers rope_type: written as unscaled, the read-back reports it
     v5 = {"rope_parameters": {**scaling, **params}}
     v4 = {**params, "rope_scaling": None if scaling["rope_type"] == "default" else scaling}
+    if s is not None and s.kind == "longrope":
+        # transformers 4's Phi3Config takes `rope_scaling` of exactly these three keys (the
+        # original context is the top-level key, the attention factor derived): an explicit
+        # attention_factor stays in rope_parameters, and a `both` file then fails the read-back.
+        v4["rope_scaling"] = {
+            "type": "longrope",
+            "short_factor": scaling["short_factor"],
+            "long_factor": scaling["long_factor"],
+        }
     return {"v5": v5, "v4": v4, "both": {**v5, **v4}}[layout]
 
 

@@ -49,12 +49,7 @@ def read(k: ConfigKeys) -> dict[str, Any]:
         (False, None),
         "the RW code then adds the residual after the norm; transformers' Falcon ignores the key",
     )
-    if k.get_bool("alibi", False, null=False):
-        raise HFConfigError(
-            "Falcon's ALiBi divides the bias by sqrt(head_dim) (modeling_falcon.py); archspec's "
-            "alibi adds it unscaled (Press et al.), so this model cannot be expressed exactly",
-            keys=("alibi",),
-        )
+    alibi = k.get_bool("alibi", False, null=False)
     if h <= 0 or d % h:
         raise HFConfigError(
             f"FalconAttention needs hidden_size ({d}) divisible by heads ({h})",
@@ -102,10 +97,16 @@ def read(k: ConfigKeys) -> dict[str, Any]:
         max_seq_len=k.get_int("max_position_embeddings", 2048),
         tie=k.get_bool("tie_word_embeddings", True),
     )
+    rope = read_rope(k, "falcon", max_seq_len=s.max_seq_len)  # built but unused with ALiBi
+    # FalconModel: build_alibi_tensor makes slope * key position in bfloat16, and the causal
+    # mask carries it as alibi / sqrt(head_dim), which SDPA adds to q.k / sqrt(head_dim):
+    # (q.k + alibi) / sqrt(head_dim), as the RW code computes it. (The eager path adds it a
+    # second time; archspec follows the default SDPA path and the RW code.)
+    alibi_position = {"kind": "alibi", "scaled": True, "bias_dtype": "bfloat16"}
     return assemble(
         s,
         norm={"kind": "layernorm", "eps": k.get_float("layer_norm_epsilon", 1e-5)},
-        position=read_rope(k, "falcon", max_seq_len=s.max_seq_len),
+        position=alibi_position if alibi else rope,
         ffn={
             "activation": activation(k, "activation", "gelu", PLAIN_FROM_HF),
             "hidden_dim": 4 * d if inner is None else inner,  # FalconConfig: ffn_hidden_size or 4x
@@ -129,7 +130,7 @@ def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
         "activation": PLAIN_TO_HF.get(v.ffn.activation, "gelu"),
         "max_position_embeddings": spec.max_seq_len,
         "tie_word_embeddings": spec.head.tie_embeddings,
-        "alibi": False,
+        "alibi": spec.position.kind == "alibi",
         **write_rope(spec, layout),
     }
     shared = resolve.shared_norm(spec)
@@ -144,9 +145,11 @@ def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
 
 
 def hints(spec: ModelSpec) -> list[str]:
-    if spec.position.kind == "alibi":
+    position = spec.position
+    if position.kind == "alibi" and (not position.scaled or position.bias_dtype != "bfloat16"):
         return [
-            "Falcon's ALiBi divides the bias by sqrt(head_dim); archspec's alibi adds it unscaled"
+            "Falcon's ALiBi divides the bias by sqrt(head_dim) with the scores and computes it "
+            "in bfloat16: position: {kind: alibi, scaled: true, bias_dtype: bfloat16}"
         ]
     return []
 

@@ -1,9 +1,8 @@
-"""`phi3`: Llama with fused `qkv_proj` and `gate_up_proj` and an optional partial rotation
-(Phi3ForCausalLM). LongRoPE scaling (the 128k models) is refused until the spec expresses it."""
+"""`phi3`: Llama with fused `qkv_proj` and `gate_up_proj`, an optional partial rotation and
+LongRoPE scaling (the 128k models, Phi-4-mini) (Phi3ForCausalLM)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from archspec.hf.families.base import (
@@ -31,34 +30,40 @@ PHI3 = {
     "intermediate_size": 8192,
     "max_position_embeddings": 4096,
 }
-_LONGROPE = ("longrope", "su", "yarn")
-"""rope types Phi3Config turns into LongRoPE (`su` and `yarn` are its older names)."""
-
-
-def _refuse_longrope(k: ConfigKeys) -> None:
-    for key in ("rope_scaling", "rope_parameters"):
-        rope = k.config.get(key)
-        if isinstance(rope, Mapping):
-            kind = rope.get("rope_type", rope.get("type"))
-            if kind in _LONGROPE:
-                raise HFConfigError(
-                    f"'{key}' asks for rope_type {kind!r}, which transformers' Phi-3 reads as "
-                    "LongRoPE (short/long factor lists); archspec's position.scaling cannot "
-                    "express it yet",
-                    keys=(key,),
-                )
+_RENAMED = {"su": "longrope", "yarn": "longrope"}
+"""rope types Phi3Config reads as LongRoPE (its older names)."""
 
 
 def read(k: ConfigKeys) -> dict[str, Any]:
-    _refuse_longrope(k)
     s = read_sizes(k, "phi3", PHI3)
-    k.get_int("original_max_position_embeddings", 4096)  # read by LongRoPE only, refused above
+    # Phi3Config keeps the pretraining context at the top level, and standardize_rope_params
+    # puts it over the rope dict's (transformers 4 reads it only there)
+    original = k.get_int("original_max_position_embeddings", 4096)
     k.expect("attention_bias", (False, None), "transformers' Phi-3 has no attention biases")
+    k.expect("mlp_bias", (False, None), "transformers' Phi-3 has no MLP biases")
+    k.expect("lm_head_bias", (False, None), "transformers' Phi-3 has no output-head bias")
+    for key in ("full_attn_mod", "interpolate_factor"):
+        # Phi-4-mini's config carries these; transformers' Phi-3 reads neither
+        k.expect(key, (1, None), "not read by transformers' Phi-3; only 1 is known to be neutral")
+    position = read_rope(
+        k,
+        "phi3",
+        max_seq_len=s.max_seq_len,
+        fraction=1.0,  # Phi3Config: partial_rotary_factor defaults to 1 (Phi-4-mini: 0.75)
+        original_max_seq_len=original,
+        renamed=_RENAMED,
+    )
+    scaling = position.get("scaling")
+    if scaling is not None and scaling["kind"] != "longrope":
+        raise HFConfigError(
+            f"rope type {scaling['kind']!r}: transformers' Phi-3 accepts only default and "
+            "longrope (su, yarn)",
+            keys=("rope_scaling", "rope_parameters"),
+        )
     return assemble(
         s,
         norm=rms(k.get_float("rms_norm_eps", 1e-5)),
-        # Phi3Config: partial_rotary_factor defaults to 1 (Phi-4-mini: 0.75)
-        position=read_rope(k, "phi3", max_seq_len=s.max_seq_len, fraction=1.0),
+        position=position,
         ffn=gated_ffn(k, PHI3),
         bias=(False,) * 5,
         attention={"sliding_window": uniform_window(k, "phi3", s.n_layers, None)},
@@ -72,9 +77,26 @@ def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
         "hidden_act": GATED_TO_HF.get(v.ffn.activation, "silu"),
         "rms_norm_eps": spec.norm.eps,
         "sliding_window": v.att.sliding_window,
-        "original_max_position_embeddings": spec.max_seq_len,
+        "original_max_position_embeddings": _original(spec),
         **write_rope(spec, layout, fraction=True),
     }
+
+
+def _original(spec: ModelSpec) -> int:
+    """The LongRoPE original context, else the context (then no RoPE type reads it)."""
+    scaling = getattr(spec.position, "scaling", None)
+    return getattr(scaling, "original_max_seq_len", spec.max_seq_len)
+
+
+def hints(spec: ModelSpec) -> list[str]:
+    scaling = getattr(spec.position, "scaling", None)
+    if scaling is not None and scaling.kind == "longrope" and scaling.attention_factor:
+        return [
+            "an explicit LongRoPE attention_factor is read by transformers 5 only (transformers "
+            "4's Phi-3 takes rope_scaling of exactly type, short_factor and long_factor); "
+            "export for transformers 5"
+        ]
+    return []
 
 
 FAMILY = Family(
@@ -88,4 +110,5 @@ FAMILY = Family(
         fused_qkv="self_attn.qkv_proj",
         fused_gate_up="mlp.gate_up_proj",
     ),
+    hints=hints,
 )
