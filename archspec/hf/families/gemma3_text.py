@@ -92,6 +92,10 @@ _V4_ROPE_KEYS = ("rope_theta", "rope_local_base_freq", "rope_scaling")
 
 def _v4_ropes(k: ConfigKeys) -> dict[str, dict[str, Any]]:
     scaling = k.take("rope_scaling", None, record=False)
+    if scaling is not None and not isinstance(scaling, Mapping):
+        raise HFConfigError(
+            f"'rope_scaling' must be an object, got {scaling!r}"[:200], keys=("rope_scaling",)
+        )
     glob = {"rope_theta": k.get_float("rope_theta", THETA["full_attention"])}
     glob.update(scaling or {})
     local = {"rope_theta": k.get_float("rope_local_base_freq", THETA["sliding_attention"])}
