@@ -79,6 +79,10 @@ def _ropes(k: ConfigKeys) -> dict[str, dict[str, Any]]:
         if not any(key in k for key in ("rope_theta", "rope_local_base_freq", "rope_scaling")):
             return v5
     scaling = k.take("rope_scaling", None, record=False)
+    if scaling is not None and not isinstance(scaling, Mapping):
+        raise HFConfigError(
+            f"'rope_scaling' must be an object, got {scaling!r}"[:200], keys=("rope_scaling",)
+        )
     glob = {"rope_theta": k.get_float("rope_theta", THETA["full_attention"])}
     glob.update(scaling or {})
     local = {"rope_theta": k.get_float("rope_local_base_freq", THETA["sliding_attention"])}
