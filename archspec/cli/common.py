@@ -9,7 +9,6 @@ from pathlib import Path
 from archspec.errors import SpecError, UsageError
 from archspec.spec.load import load_spec
 from archspec.spec.model import ModelSpec
-from archspec.spec.shipped import find_spec, not_found
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 """Exit status: 0 success, 1 invalid spec (or a failed check), 2 usage error."""
@@ -51,10 +50,11 @@ _SNIFF_LIMIT = 1 << 20
 
 def check_ref(ref: str) -> None:
     """Refuse, with what to do instead, a reference that is a Hugging Face config or model
-    folder, or that names no file and no shipped spec (with a did-you-mean among shipped names).
+    folder. A reference that names nothing is the loader's to refuse (`load_spec` raises the
+    same did-you-mean error).
 
     Raises:
-        UsageError: in those cases; anything else is left to the loader.
+        UsageError: for a Hugging Face config or model folder.
     """
     path = Path(ref)
     folder = path.is_dir() and (path / "config.json").is_file()
@@ -65,9 +65,6 @@ def check_ref(ref: str) -> None:
             f"`archspec import-hf {ref} -o model.yaml` (the import report lists every key), "
             "then pass model.yaml"
         )
-    if find_spec(ref) is not None or path.exists():
-        return
-    raise UsageError(not_found(ref))
 
 
 def _is_hf_config(path: Path) -> bool:
