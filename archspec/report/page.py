@@ -63,7 +63,7 @@ def report(specs: list[ModelSpec], seq_len: int | None = None) -> str:
         HTML text; the same specs always give the same bytes.
     """
     plans = [lower(spec) for spec in specs]
-    analyses, rows = diff(specs)
+    analyses, rows = diff(specs, seq_len)  # knob effects on FLOPs at the same context
     at = [analyse(_at_context(spec, seq_len or spec.max_seq_len)) for spec in specs]
     names = [spec.name for spec in specs]
     title = "archspec report: " + ", ".join(names)
@@ -72,7 +72,7 @@ def report(specs: list[ModelSpec], seq_len: int | None = None) -> str:
         _summary(specs, analyses, at, seq_len),
     ]
     if len(specs) > 1:
-        parts.append(_diff_table(names, rows))
+        parts.append(_diff_table(names, rows, seq_len))
     parts.append(_params(names, analyses))
     parts.append(_memory(specs, analyses, seq_len))
     parts.append(_flops(specs, at, seq_len))
@@ -103,6 +103,10 @@ def _diagram(svg: str) -> str:
 def _at_context(spec: ModelSpec, n: int) -> ModelSpec:
     """``spec`` as if its context were ``n`` tokens: what FLOPs and KV figures at ``n`` use."""
     return spec.model_copy(update={"max_seq_len": n})
+
+
+def _effects_context(seq_len: int | None) -> str:
+    return "full context" if seq_len is None else f"{seq_len:,} tokens"
 
 
 def _context_label(spec: ModelSpec, seq_len: int | None) -> str:
@@ -159,7 +163,7 @@ def _effect_text(e: Effect) -> str:
     return " · ".join(parts) or "no size change"
 
 
-def _diff_table(names: list[str], rows: list[Row]) -> str:
+def _diff_table(names: list[str], rows: list[Row], seq_len: int | None) -> str:
     head = "<tr><th>feature</th>" + "".join(f"<th>{escape(n)}</th>" for n in names) + "</tr>"
 
     def row(r: Row) -> str:
@@ -191,7 +195,7 @@ def _diff_table(names: list[str], rows: list[Row]) -> str:
         "<section><h2>Differences</h2>"
         f'<p class="note">Shaded: differs from {escape(names[0])}. Under a value: what that knob '
         f"alone would change in {escape(names[0])} (parameters, KV cache per token, forward FLOPs "
-        f"per token at full context).</p>{table}{agreed}</section>"
+        f"per token at {escape(_effects_context(seq_len))}).</p>{table}{agreed}</section>"
     )
 
 

@@ -71,6 +71,16 @@ def test_flops_are_computed_and_labelled_at_the_chosen_context() -> None:
     assert "16 tokens (max_seq_len)" in default
 
 
+def test_the_diff_table_takes_its_flops_at_the_chosen_context() -> None:
+    """The knob effects and the FLOPs row of the diff table use --seq-len too, like the rest."""
+    pair = [tiny_spec(), tiny_spec(name="wide", d_model=64)]
+    at_8 = report(pair, seq_len=8)
+    assert "forward GFLOPs / token at 8 tokens" in at_8 and "per token at 8 tokens)" in at_8
+    full = report(pair)
+    assert "forward GFLOPs / token at full context" in full
+    assert "per token at full context)" in full
+
+
 def test_kv_cache_table_scales_with_the_cache_type() -> None:
     spec = tiny_spec(n_layers=3, max_seq_len=64)
     kv = analyse(spec).kv_cache_bytes_full_context  # 16-bit
