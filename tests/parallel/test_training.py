@@ -95,12 +95,21 @@ def reference(family: str) -> dict[str, Any]:
     return _REFERENCE[family]
 
 
+ZERO_GRADIENT = ("attn.k_proj.bias",)
+"""Parameters whose gradient is zero in exact arithmetic: a key bias adds q·b to every score of a
+query row, which softmax ignores. AdamW divides what is left (rounding noise whose size depends on
+the reduction order) by its own running size, so these may drift by up to `LR` a step and are held
+to `STEPS * LR` (qwen2 on the 2-D mesh: 1.2e-5 from the single process, above the 1e-5 kept for
+every other parameter)."""
+
+
 def _assert_same(got: dict[str, Any], family: str) -> None:
     want = reference(family)
     torch.testing.assert_close(got["losses"], want["losses"], atol=TOL, rtol=0)
     assert got["params"].keys() == want["params"].keys()
     for name, value in want["params"].items():
-        torch.testing.assert_close(got["params"][name], value, atol=TOL, rtol=0, msg=name)
+        atol = worker.STEPS * worker.LR if name.endswith(ZERO_GRADIENT) else TOL
+        torch.testing.assert_close(got["params"][name], value, atol=atol, rtol=0, msg=name)
     # The steps moved the parameters far more than the tolerance: the check has teeth.
     model, _ = worker.make_model(family, "runtime")
     moved = max((p - want["params"][n]).abs().max().item() for n, p in model.named_parameters())
