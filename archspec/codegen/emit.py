@@ -216,10 +216,14 @@ def _adapter_classes(plan: ModelPlan, names: _Names) -> dict[str, AdapterPlan]:
 
 
 def _linear_class(plan: LinearPlan, names: _Names) -> str:
-    """`nn.Linear` for a dense projection, else the generated class of its adapter."""
-    if plan.adapter is None:
-        return "nn.Linear"
-    return names.names[("adapter", plan.adapter)]
+    """`nn.Linear` for a dense projection, the generated class of its adapter, or of its kind."""
+    if plan.adapter is not None:
+        return names.names[("adapter", plan.adapter)]
+    return _LINEAR_CLASSES[plan.class_name]
+
+
+_LINEAR_CLASSES = {"Linear": "nn.Linear"}
+"""Generated class of each unadapted linear kind (by the plan's class name)."""
 
 
 _FFN_DOC = {
