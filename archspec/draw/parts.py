@@ -125,7 +125,13 @@ def _position(plan: AttentionPlan, model: ModelPlan) -> str:
     )
 
 
-_ACTIVATION_NAMES = {"gelu": "GELU", "gelu_tanh": "GELU (tanh)", "relu": "ReLU", "silu": "SiLU"}
+_ACTIVATION_NAMES = {
+    "gelu": "GELU",
+    "gelu_tanh": "GELU (tanh)",
+    "relu": "ReLU",
+    "silu": "SiLU",
+    "relu2": "ReLU²",
+}
 
 
 @singledispatch

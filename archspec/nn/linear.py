@@ -1,15 +1,16 @@
-"""Linear projections, one class per plan: dense (`nn.Linear`), or a frozen dense weight with a
-low-rank adapter; the plan's `class_name` picks the class (each an `nn.Linear`, so `weight` and
+"""Linear projections, one class per plan: dense (`nn.Linear`), ternary (`BitLinear`), or a
+frozen dense weight with a low-rank adapter; the plan's `class_name` picks the class (each an `nn.Linear`, so `weight` and
 `bias` keep their names)."""
 
 from __future__ import annotations
 
 from torch import nn
 
+from archspec.nn.bitlinear import BitLinear
 from archspec.nn.lora import DoRALinear, LoRALinear
 from archspec.plan.types import LinearPlan
 
-_PLAIN: dict[str, type[nn.Linear]] = {"Linear": nn.Linear}
+_PLAIN: dict[str, type[nn.Linear]] = {"Linear": nn.Linear, "BitLinear": BitLinear}
 _ADAPTED: dict[str, type[nn.Linear]] = {"LoRALinear": LoRALinear, "DoRALinear": DoRALinear}
 
 

@@ -175,6 +175,8 @@ class AttentionPlan:
     """Low-rank adapters on q_proj, k_proj, v_proj, o_proj (none: every projection is dense)."""
     linear_kinds: LinearKinds = ()
     """Kinds of q_proj, k_proj, v_proj, o_proj other than `dense` (none: all dense)."""
+    sub_norm: NormPlan | None = None
+    """Norm of the heads' concatenated output before o_proj (BitNet b1.58 2B-4T), or None."""
 
     @property
     def n_rep(self) -> int:
@@ -200,7 +202,7 @@ class FfnPlan:
 
     d_model: int
     hidden_dim: int
-    activation: Literal["gelu", "gelu_tanh", "relu", "silu"]
+    activation: Literal["gelu", "gelu_tanh", "relu", "silu", "relu2"]
     gated: bool
     bias: bool
     class_name: str
@@ -213,6 +215,8 @@ class FfnPlan:
     """Low-rank adapters on gate_proj, up_proj, down_proj of a dense FFN (none: all dense)."""
     linear_kinds: LinearKinds = ()
     """Kinds of gate_proj, up_proj, down_proj other than `dense` (none: all dense)."""
+    sub_norm: NormPlan | None = None
+    """Norm of the hidden activations before down_proj (BitNet b1.58 2B-4T), or None."""
 
     @property
     def moe(self) -> bool:
