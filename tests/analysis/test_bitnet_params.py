@@ -1,0 +1,37 @@
+"""BitNet b1.58 2B-4T: the shipped spec's count equals transformers' model on the meta device,
+built from the published config written here (weights kept as parameters)."""
+
+from __future__ import annotations
+
+import pytest
+
+from archspec.analysis.params import count_params
+from archspec.spec.load import load_spec
+
+PUBLISHED = 2_412_820_480
+
+
+def test_shipped_count() -> None:
+    assert count_params(load_spec("bitnet-b1.58-2b-4t")).total == PUBLISHED
+
+
+@pytest.mark.hf
+def test_count_equals_transformers_on_meta() -> None:
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BitNetConfig(  # microsoft/bitnet-b1.58-2B-4T config.json
+        vocab_size=128256,
+        hidden_size=2560,
+        intermediate_size=6912,
+        num_hidden_layers=30,
+        num_attention_heads=20,
+        num_key_value_heads=5,
+        hidden_act="relu2",
+        max_position_embeddings=4096,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=True,
+        rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
+    )
+    with torch.device("meta"):
+        model = transformers.BitNetForCausalLM(config)
+    assert sum(p.numel() for p in model.parameters()) == PUBLISHED
