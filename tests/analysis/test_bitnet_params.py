@@ -35,3 +35,23 @@ def test_count_equals_transformers_on_meta() -> None:
     with torch.device("meta"):
         model = transformers.BitNetForCausalLM(config)
     assert sum(p.numel() for p in model.parameters()) == PUBLISHED
+
+
+def test_ternary_weight_memory() -> None:
+    import math
+
+    from archspec.analysis.compute import TERNARY_FORMATS, analyse
+
+    a = analyse(load_spec("bitnet-b1.58-2b-4t"))
+    ternary = 30 * (2560 * (2560 + 640 + 640 + 2560) + 3 * 2560 * 6912)  # block projections
+    rest = (PUBLISHED - ternary + 30 * 7) * 2  # embeddings, norms and 210 scales at bf16
+    packed, bound = TERNARY_FORMATS
+    assert a.weight_bytes[packed] == ternary // 4 + rest == 1_178_562_980
+    assert a.weight_bytes[bound] == math.ceil(ternary * math.log2(3) / 8) + rest
+    assert a.weight_bytes["bf16"] == PUBLISHED * 2
+
+
+def test_dense_specs_have_no_ternary_figures() -> None:
+    from archspec.analysis.compute import analyse
+
+    assert list(analyse(load_spec("llama3-8b")).weight_bytes) == ["fp32", "bf16", "int8", "int4"]
