@@ -55,3 +55,14 @@ def test_dense_specs_have_no_ternary_figures() -> None:
     from archspec.analysis.compute import analyse
 
     assert list(analyse(load_spec("llama3-8b")).weight_bytes) == ["fp32", "bf16", "int8", "int4"]
+
+
+def test_diff_with_llama3_names_the_linear_kind_sub_norms_and_stored_weights() -> None:
+    from archspec.analysis.diff import diff
+
+    _, rows = diff([load_spec("bitnet-b1.58-2b-4t"), load_spec("llama3-8b")])
+    by = {row.feature: row for row in rows}
+    assert by["linear kind"].values == ("bitlinear_b158 (all projections)", "dense")
+    assert by["sub-norms"].values == ("attn+ffn", "—")
+    assert by["sub-norms"].effects[1].params == -30 * (2560 + 6912)
+    assert by["weights, bf16 or ternary 2-bit packed"].values == ("1.10 GiB", "14.96 GiB")
