@@ -40,7 +40,18 @@ from archspec.spec.dump import to_yaml
 from archspec.spec.model import ModelSpec
 from archspec.spec.resolve import deep_merge
 
-ACTIVATIONS = ("gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "geglu_tanh", "reglu")
+ACTIVATIONS = (
+    "gelu",
+    "gelu_tanh",
+    "relu",
+    "silu",
+    "swiglu",
+    "geglu",
+    "geglu_tanh",
+    "reglu",
+    "relu2",
+    "relu2_glu",
+)
 PLACEMENTS = ("pre", "post", "branch_post", "sandwich")
 POSITIONS = ("learned", "rope", "alibi", "none")
 ROPE_SCALINGS = ("linear", "ntk", "yarn", "llama3", "longrope")
@@ -234,6 +245,7 @@ def attention_dicts(
         _maybe(draw, qk_norm, "scope", st.sampled_from(["head", "projection"]))
         _maybe(draw, qk_norm, "norm", norm_dicts())
         attention["qk_norm"] = qk_norm
+    _maybe(draw, attention, "sub_norm", st.booleans())
     return d_model, attention
 
 
@@ -254,7 +266,24 @@ def ffn_dicts(draw: st.DrawFn) -> dict[str, Any]:
         _maybe(draw, moe, "normalize_top_k", st.booleans())
         _maybe(draw, moe, "router_bias", st.booleans())
         ffn["moe"] = moe
+    else:
+        _maybe(draw, ffn, "sub_norm", st.booleans())
     return ffn
+
+
+@st.composite
+def linear_dicts(draw: st.DrawFn, moe: bool) -> dict[str, Any]:
+    """A `linear:` section: dense, or BitLinear on every projection or a drawn few (attention
+    projections only in a mixture of experts)."""
+    if draw(st.booleans()):
+        return {"kind": "dense"}
+    names = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    if not moe:
+        names += ["gate_proj", "up_proj", "down_proj"]
+    linear: dict[str, Any] = {"kind": "bitlinear_b158"}
+    if moe or draw(st.booleans()):
+        linear["projections"] = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
+    return linear
 
 
 @st.composite
@@ -389,6 +418,7 @@ def spec_dicts(
         "layer_overrides",
         st.lists(layer_rule_dicts(n_layers, max_seq_len, rope), min_size=1, max_size=2),
     )
+    _maybe(draw, data, "linear", linear_dicts("moe" in data["ffn"]))
     return data
 
 
@@ -436,7 +466,9 @@ def adapter_dicts(draw: st.DrawFn, spec: ModelSpec) -> dict[str, Any]:
 @st.composite
 def adapted_specs(draw: st.DrawFn, max_layers: int = 2) -> ModelSpec:
     """A valid tiny spec with an `adapters:` section; on failure its YAML is printed."""
-    base = ModelSpec.model_validate(draw(spec_dicts(max_layers)))
+    drawn = draw(spec_dicts(max_layers))
+    drawn.pop("linear", None)  # adapters need dense base weights
+    base = ModelSpec.model_validate(drawn)
     data = base.model_dump(mode="json")
     data["adapters"] = draw(adapter_dicts(base))
     spec = ModelSpec.model_validate(data)

@@ -5,10 +5,11 @@ All pure integer math from the spec; each formula cites where it comes from.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from archspec.analysis.params import ParamCount, count_params
-from archspec.spec import resolve
+from archspec.spec import adapters, linear, resolve
 from archspec.spec.model import ModelSpec
 
 KV_BYTES = 2
@@ -37,7 +38,8 @@ class Analysis:
     kv_cache_bytes_full_context: int
     """KV cache of one sequence at max_seq_len; a sliding-window layer keeps only its window."""
     weight_bytes: dict[str, int]
-    """Bytes to hold `total` parameters at fp32 / bf16 / int8 / int4."""
+    """Bytes to hold `total` parameters at fp32 / bf16 / int8 / int4; with BitLinear
+    projections also ternary (2-bit packed, and the log2(3)-bit bound) with the rest at bf16."""
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -79,8 +81,33 @@ def analyse(spec: ModelSpec, seq_len: int | None = None) -> Analysis:
         seq_len=length,
         kv_cache_bytes_per_token=kv_token,
         kv_cache_bytes_full_context=kv_full,
-        weight_bytes={fmt: params.total * bits // 8 for fmt, bits in WEIGHT_FORMATS.items()},
+        weight_bytes={fmt: params.total * bits // 8 for fmt, bits in WEIGHT_FORMATS.items()}
+        | ternary_weight_bytes(spec, params.total),
     )
+
+
+TERNARY_FORMATS = ("ternary 2-bit packed, rest bf16", "ternary log2(3) bits, rest bf16")
+"""Extra memory figures of a spec with BitLinear projections."""
+
+
+def ternary_weight_bytes(spec: ModelSpec, total: int) -> dict[str, int]:
+    """Bytes of a model whose BitLinear weights are stored ternary, every other parameter (and
+    one scale per BitLinear) at 16 bits: packed four to a byte, ceil(out / 4) * in bytes per
+    weight, as transformers' BitLinear keeps them; and the information bound, log2(3) = 1.585
+    bits per ternary weight (Ma et al. 2024's "1.58 bits"). Empty for a dense spec."""
+    chosen = linear.projections(spec)
+    if not chosen:
+        return {}
+    ternary = packed = scales = 0
+    for layer in resolve.layer_specs(spec):
+        for name in chosen:
+            n_in, n_out = adapters.linear_shape(spec, layer, name)
+            ternary += n_in * n_out
+            packed += -(-n_out // 4) * n_in
+            scales += 1
+    rest = (total - ternary + scales) * 2
+    bound = math.ceil(ternary * math.log2(3) / 8)
+    return dict(zip(TERNARY_FORMATS, (packed + rest, bound + rest), strict=True))
 
 
 def tokens_text(n: int) -> str:

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from archspec.analysis.compute import Analysis, analyse, tokens_text
+from archspec.analysis.compute import TERNARY_FORMATS, Analysis, analyse, tokens_text
 from archspec.analysis.units import fixed, human, human_bytes
-from archspec.spec import adapters, resolve
+from archspec.spec import adapters, linear, resolve
 from archspec.spec.model import ModelSpec
 
 
@@ -228,7 +228,27 @@ KNOBS: tuple[Knob, ...] = (
         lambda s: "—" if s.adapters is None else adapters.describe(s.adapters),
         (("adapters",),),
     ),
+    Knob("linear kind", lambda s: _linear_kind(s), (("linear",),)),
+    Knob(
+        "sub-norms",
+        lambda s: _sub_norms(s),
+        (("attention", "sub_norm"), ("ffn", "sub_norm")),
+    ),
 )
+
+
+def _linear_kind(spec: ModelSpec) -> str:
+    """`dense`, or the kind and on how many of the seven block projections it sits."""
+    chosen = linear.projections(spec)
+    if not chosen:
+        return "dense"
+    where = "all projections" if len(chosen) == 7 else "+".join(chosen)
+    return f"{linear.kind_name(spec)} ({where})"
+
+
+def _sub_norms(spec: ModelSpec) -> str:
+    on = [n for n, v in (("attn", spec.attention.sub_norm), ("ffn", spec.ffn.sub_norm)) if v]
+    return "+".join(on) or "—"
 
 
 def _explicit(spec: ModelSpec) -> dict[str, Any]:
@@ -237,6 +257,9 @@ def _explicit(spec: ModelSpec) -> dict[str, Any]:
     data["attention"]["head_dim"] = resolve.head_dim(spec.attention, spec.d_model)
     data["attention"]["n_kv_heads"] = resolve.n_kv_heads(spec.attention)
     data.setdefault("adapters", None)  # left out of dumps when null; transplants need the key
+    data.setdefault("linear", None)
+    data["attention"].setdefault("sub_norm", False)
+    data["ffn"].setdefault("sub_norm", False)
     return data
 
 
@@ -281,12 +304,19 @@ def diff(specs: list[ModelSpec], seq_len: int | None = None) -> tuple[list[Analy
         ("KV cache / token (16-bit)", lambda a: human_bytes(a.kv_cache_bytes_per_token)),
         (flops_label(seq_len), lambda a: fixed(a.flops_per_token, 10**9, 1)),
     )
+    if any(linear.projections(s) for s in specs):  # what ternary storage really costs
+        summaries += (("weights, bf16 or ternary 2-bit packed", _stored_weights),)
     if any(s.adapters is not None for s in specs):  # without adapters, trainable is the total
         summaries += (("trainable params", lambda a: human(a.params.trainable)),)
     for feature, show in summaries:
         values = tuple(show(a) for a in analyses)
         rows.append(Row(feature, values, len(set(values)) > 1, tuple(None for _ in specs)))
     return analyses, rows
+
+
+def _stored_weights(a: Analysis) -> str:
+    """Weight memory as the model is stored: ternary packed when it has BitLinears, else bf16."""
+    return human_bytes(a.weight_bytes.get(TERNARY_FORMATS[0], a.weight_bytes["bf16"]))
 
 
 def flops_label(seq_len: int | None) -> str:

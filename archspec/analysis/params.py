@@ -108,6 +108,16 @@ def qk_norm_params(spec: ModelSpec, att: AttentionSpec) -> int:
     )
 
 
+def sub_norm_params(spec: ModelSpec, layer: resolve.LayerSpec) -> int:
+    """BitNet b1.58 2B-4T's sub-norms: over the heads' output before o_proj, and over the FFN's
+    hidden activations before down_proj (Wang et al. 2023, Magneto's sub-LN)."""
+    att, ffn = layer.attention, layer.ffn
+    width = att.n_heads * resolve.head_dim(att, spec.d_model)
+    return norm_params(spec.norm, width) * att.sub_norm + (
+        norm_params(spec.norm, ffn.hidden_dim) * ffn.sub_norm
+    )
+
+
 def expert_params(spec: ModelSpec, ffn: FfnSpec) -> int:
     """One dense FFN: up (and gate, for GLU variants) then down projection, with biases."""
     n_in = 2 if resolve.is_gated(ffn) else 1
@@ -153,7 +163,7 @@ def layer_params(spec: ModelSpec, layer: resolve.LayerSpec) -> LayerCount:
     count = LayerCount(
         attention=attention_params(spec, layer.attention) + att_adapters,
         ffn=ffn + ffn_adapters,
-        norm=norms + qk_norm_params(spec, layer.attention),
+        norm=norms + qk_norm_params(spec, layer.attention) + sub_norm_params(spec, layer),
         ffn_active=ffn_active + ffn_adapters,
     )
     trainable = att_adapters + ffn_adapters if spec.adapters is not None else count.total

@@ -122,7 +122,7 @@ def check(args: argparse.Namespace) -> int:
     """Compare a spec with a safetensors checkpoint by its header(s): exit 0 when they match."""
     from archspec.cli.render import stdout
     from archspec.hf.hub import resolve
-    from archspec.hf.weights import compare, name_table, read_regular_headers
+    from archspec.hf.weights import compare, folder_config, read_regular_headers, stored_table
     from archspec.plan.lower import lower
     from archspec.spec.load import load_spec
 
@@ -133,7 +133,8 @@ def check(args: argparse.Namespace) -> int:
     header = read_regular_headers(path)
     model_type, origin = _family_of(path, spec)
     plan = lower(spec)
-    comparison = compare(plan, name_table(model_type), {n: i.shape for n, i in header.items()})
+    table = stored_table(model_type, folder_config(path))
+    comparison = compare(plan, table, {n: i.shape for n, i in header.items()})
     rows = check_rows(spec, plan, comparison, header, f"{model_type} ({origin})")
     stdout().print(_table(rows, spec.name, str(path)))
     return EXIT_OK if comparison.ok else EXIT_INVALID

@@ -152,6 +152,8 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         if layer.attention.qk_norm is not None:
             norm(layer.attention.qk_norm.q)
             norm(layer.attention.qk_norm.k)
+        norm(layer.attention.sub_norm)
+        norm(layer.ffn.sub_norm)
         ffn_name = names(("ffn", layer.ffn), layer.ffn.class_name)
         ffns.setdefault(ffn_name, layer.ffn)
         view = _block_view(layer, attn_name, ffn_name, norm)
@@ -204,6 +206,11 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         "ffn_doc": {name: _FFN_DOC[f.class_name.removeprefix("MoE")] for name, f in ffns.items()},
         "adapters": adapters,
         "linear_class": lambda p: _linear_class(p, names),
+        "bitlinear": any(
+            kind == "bitlinear_b158"
+            for layer in plan.layers
+            for _, kind in layer.attention.linear_kinds + layer.ffn.linear_kinds
+        ),
     }
 
 
@@ -216,10 +223,14 @@ def _adapter_classes(plan: ModelPlan, names: _Names) -> dict[str, AdapterPlan]:
 
 
 def _linear_class(plan: LinearPlan, names: _Names) -> str:
-    """`nn.Linear` for a dense projection, else the generated class of its adapter."""
-    if plan.adapter is None:
-        return "nn.Linear"
-    return names.names[("adapter", plan.adapter)]
+    """`nn.Linear` for a dense projection, the generated class of its adapter, or of its kind."""
+    if plan.adapter is not None:
+        return names.names[("adapter", plan.adapter)]
+    return _LINEAR_CLASSES[plan.class_name]
+
+
+_LINEAR_CLASSES = {"Linear": "nn.Linear", "BitLinear": "BitLinear"}
+"""Generated class of each unadapted linear kind (by the plan's class name)."""
 
 
 _FFN_DOC = {
@@ -227,6 +238,8 @@ _FFN_DOC = {
     "GeGLU": "GeGLU feed-forward (exact GELU gate)",
     "GeGLUTanh": "GeGLU feed-forward (tanh-approximated GELU gate, as Gemma)",
     "ReGLU": "ReGLU feed-forward (ReLU gate)",
+    "Relu2GLU": "Gated feed-forward with a squared-ReLU gate (BitNet b1.58 2B-4T's relu2)",
+    "Relu2MLP": "MLP feed-forward with squared ReLU (So et al. 2021, Primer)",
     "GeluMLP": "MLP feed-forward with exact GELU",
     "GeluTanhMLP": "MLP feed-forward with tanh-approximated GELU (GPT-2's gelu_new)",
     "ReluMLP": "MLP feed-forward with ReLU",

@@ -104,7 +104,24 @@ def _(plan: AttentionPlan, model: ModelPlan, window: int | None) -> Box:
     biases = [n for n, on in zip("qkvo", _biases(plan), strict=True) if on]
     if biases:
         facts.append(("bias", "bias " + "".join(biases)))
+    facts += _linear_facts(plan.linear_kinds, plan.sub_norm is not None, 4)
     return Box("attn", title, tuple(facts), "mixer")
+
+
+_LINEAR_LABELS = {"bitlinear_b158": "ternary W1.58A8"}
+
+
+def _linear_facts(kinds: tuple[tuple[str, str], ...], sub_norm: bool, n: int) -> list:
+    """A small label of the projections' kind (all ``n`` of them, or the ones named) and the
+    sub-norm, when they are not dense / absent."""
+    facts = []
+    for kind in dict.fromkeys(k for _, k in kinds):
+        names = [name.removesuffix("_proj") for name, k in kinds if k == kind]
+        where = "" if len(names) == n else " " + "+".join(names)
+        facts.append(("linear", _LINEAR_LABELS.get(kind, kind) + where))
+    if sub_norm:
+        facts.append(("sub_norm", "sub-norm"))
+    return facts
 
 
 def _biases(plan: AttentionPlan) -> tuple[bool, bool, bool, bool]:
@@ -125,7 +142,13 @@ def _position(plan: AttentionPlan, model: ModelPlan) -> str:
     )
 
 
-_ACTIVATION_NAMES = {"gelu": "GELU", "gelu_tanh": "GELU (tanh)", "relu": "ReLU", "silu": "SiLU"}
+_ACTIVATION_NAMES = {
+    "gelu": "GELU",
+    "gelu_tanh": "GELU (tanh)",
+    "relu": "ReLU",
+    "silu": "SiLU",
+    "relu2": "ReLU²",
+}
 
 
 @singledispatch
@@ -142,6 +165,7 @@ def _(plan: FfnPlan, model: ModelPlan) -> Box:
     facts = [("act", kind), ("sizes", f"{plan.d_model}→{hidden}→{plan.d_model}")]
     if plan.bias:
         facts.append(("bias", "bias"))
+    facts += _linear_facts(plan.linear_kinds, plan.sub_norm is not None, 3 if plan.gated else 2)
     if plan.moe:
         facts.insert(0, ("experts", f"{plan.n_experts} experts, top-{plan.experts_per_token}"))
         if plan.router_bias:

@@ -25,9 +25,11 @@ from archspec.hf.weights import (
     Rule,
     archspec_shapes,
     compare,
+    folder_config,
     name_table,
     read_regular_headers,
     rules,
+    stored_table,
 )
 from archspec.plan.types import ModelPlan
 from archspec.spec.model import ModelSpec
@@ -119,7 +121,7 @@ def load_checkpoint(
         model = load_checkpoint(path, base, model_type=model_type, device=device, dtype=dtype)
         return add_adapters(model, spec)
     plan = lower(spec)
-    table = name_table(model_type or _model_type(path, spec))
+    table = stored_table(model_type or _model_type(path, spec), folder_config(path))
     comparison = _check(plan, table, Path(path))
     with _parameters_on_meta():
         model = build_model(plan, device=device)
@@ -170,7 +172,7 @@ def load_state_dict_into(
         config, name=folder.resolve().name or "model", ignore=ignore, vocab_size=vocab_size
     )
     plan = lower(spec)
-    comparison = _check(plan, name_table(config["model_type"]), folder)
+    comparison = _check(plan, stored_table(config["model_type"], config), folder)
     state = _archspec_tensors(folder, comparison, plan)
     own = model.state_dict()
     if "lm_head.weight" in own and "lm_head.weight" not in state and plan.tie_embeddings:
@@ -295,6 +297,8 @@ def from_hf(
     """The archspec tensors of ``rule`` from its HF tensors (inverse of :func:`to_hf`)."""
     if rule.transpose:
         tensors = [t.transpose(-1, -2) for t in tensors]
+    if rule.op in ("ternary_packed", "ternary"):
+        return [_latent_from_hf(rule, tensors, shapes[rule.ours[0]][0])]
     if rule.op == "copy":
         return [tensors[0]]
     if rule.op == "stack":
@@ -309,8 +313,32 @@ def from_hf(
     return [part.reshape(-1, *rest) for part in parts]
 
 
+def _latent_from_hf(rule: Rule, tensors: list[torch.Tensor], rows: int) -> torch.Tensor:
+    """A BitLinear's latent weight from its stored ternary values and `weight_scale`:
+    transformers' BitLinear divides by the scale (it stores 1 / absmean, values packed),
+    AutoBitLinear multiplies by it (absmean, values unpacked)."""
+    from archspec.hf.ternary import latent_weight, unpack
+
+    stored, scale = tensors
+    if rule.op == "ternary_packed":
+        return latent_weight(unpack(stored, rows), 1.0 / scale.float())
+    return latent_weight(stored, scale.float())
+
+
+def _latent_to_hf(rule: Rule, weight: torch.Tensor) -> list[torch.Tensor]:
+    """A BitLinear's ternary values and `weight_scale`, in the dtype of its latent weight."""
+    from archspec.hf.ternary import pack, ternarize
+
+    ternary, absmean = ternarize(weight)
+    if rule.op == "ternary_packed":
+        return [pack(ternary), (1.0 / absmean).reshape(1).to(weight.dtype)]
+    return [ternary.to(weight.dtype), absmean.reshape(1).to(weight.dtype)]
+
+
 def to_hf(rule: Rule, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
     """The HF tensors of ``rule`` from its archspec tensors."""
+    if rule.op in ("ternary_packed", "ternary"):
+        return _latent_to_hf(rule, tensors[0])
     if rule.op == "copy":
         out = [tensors[0]]
     elif rule.op == "stack":

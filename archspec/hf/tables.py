@@ -55,6 +55,11 @@ class NameTable:
     """HF module holding the gate and up projections as one, gate rows first (Phi-3)."""
     experts: ExpertNames | None = None
     """Where the experts are kept, for mixture-of-experts families (None: the family has none)."""
+    ternary: Literal["bitlinear", "autobitlinear"] | None = None
+    """How the family stores BitLinear projections: `bitlinear`, ternary values packed four to
+    a uint8 with a `weight_scale` that divides (transformers' BitLinear, what BitNet b1.58 2B-4T
+    ships); `autobitlinear`, ternary values unpacked with a `weight_scale` that multiplies
+    (AutoBitLinear, offline); None: as plain weights (dense, or AutoBitLinear online)."""
     ignored: tuple[str, ...] = (r"(^|\.)rotary_emb\.inv_freq$",)
     """Regexes of checkpoint tensors that are knowingly not loaded (buffers older versions saved)."""
 

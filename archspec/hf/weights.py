@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from archspec.errors import CheckpointError, UsageError
 from archspec.hf.families import FAMILIES
@@ -31,7 +31,7 @@ from archspec.hf.tables import NameTable
 from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, NormPlan
 
 Shape = tuple[int, ...]
-Op = Literal["copy", "concat", "grouped_qkv", "stack"]
+Op = Literal["copy", "concat", "grouped_qkv", "stack", "ternary_packed", "ternary"]
 
 
 class Rule(NamedTuple):
@@ -45,6 +45,9 @@ class Rule(NamedTuple):
       `query_key_value`; with one group it is plain concatenation, with one head per group the
       per-head [q, k, v] layout of Falcon without multi-query).
     * `stack`: one archspec tensor (E, ...) is the HF tensors stacked (Mixtral's per-expert `w1`).
+    * `ternary_packed` / `ternary`: a BitLinear's latent weight is stored as its ternary values
+      (packed four to a uint8, or unpacked) and a `weight_scale` (1 / absmean, or absmean), as
+      transformers' BitLinear and AutoBitLinear keep them (:mod:`archspec.hf.ternary`).
 
     With `transpose`, the HF tensor is stored with its last two dimensions swapped after the
     op is applied (GPT-2's Conv1D keeps weights as (in, out)).
@@ -74,6 +77,32 @@ def name_table(model_type: str) -> NameTable:
 
 
 # --- archspec shapes from the plan -----------------------------------------------------------
+
+
+def stored_table(model_type: str, config: Mapping[str, Any] | None) -> NameTable:
+    """The name table of ``model_type``, with how this checkpoint stores BitLinear weights as
+    its config's `quantization_config` says (transformers' `BitNetQuantConfig`: `linear_class`
+    `bitlinear` (default) or `autobitlinear`, `quantization_mode` `offline` (default) or
+    `online`, whose weights are plain)."""
+    table = name_table(model_type)
+    if table.ternary is None or config is None:
+        return table
+    quant = config.get("quantization_config")
+    form: Literal["bitlinear", "autobitlinear"] | None = None
+    if isinstance(quant, Mapping) and quant.get("quant_method") == "bitnet":
+        offline = quant.get("quantization_mode", "offline") == "offline"
+        auto = quant.get("linear_class", "bitlinear") == "autobitlinear"
+        form = ("autobitlinear" if offline else None) if auto else "bitlinear"
+    return replace(table, ternary=form)
+
+
+def folder_config(path: str | Path) -> dict[str, Any] | None:
+    """The config.json beside a checkpoint, or None."""
+    from archspec.hf.config import load_hf_config
+
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    return load_hf_config(folder) if (folder / "config.json").is_file() else None
 
 
 def archspec_shapes(plan: ModelPlan, *, include_tied: bool = False) -> dict[str, Shape]:
@@ -187,7 +216,9 @@ def _layer_shapes(layer: LayerPlan, prefix: str) -> dict[str, Shape]:
     for name in ("attn_norm", "attn_post_norm", "ffn_norm", "ffn_post_norm"):
         out.update(_norm_shapes(getattr(layer, name), f"{prefix}{name}."))
     out.update(_attention_shapes(layer.attention, prefix + "attn."))
+    out.update(_norm_shapes(layer.attention.sub_norm, prefix + "attn.sub_norm."))
     out.update(_ffn_shapes(layer.ffn, prefix + "ffn."))
+    out.update(_norm_shapes(layer.ffn.sub_norm, prefix + "ffn.sub_norm."))
     return out
 
 
@@ -237,13 +268,9 @@ def rules(
             ours_cut, hf_cut = len(f"layers.{layer.index}."), len(hf_prefix)
             templates[key] = (
                 [
-                    Rule(
-                        tuple(n[hf_cut:] for n in r.hf),
-                        tuple(n[ours_cut:] for n in r.ours),
-                        r.op,
-                        r.dim,
-                        r.groups,
-                        r.transpose,
+                    r._replace(
+                        hf=tuple(n[hf_cut:] for n in r.hf),
+                        ours=tuple(n[ours_cut:] for n in r.ours),
                     )
                     for r in made
                 ],
@@ -314,6 +341,8 @@ def _layer_rules(
                 unplaced.extend(ours(*(k for k in local if k in left)))
                 for k in local:
                     left.pop(k, None)
+    if table.ternary is not None:
+        out += _ternary_rules(table.ternary, layer, hf_prefix, ours_prefix, modules, left)
     if table.fused_gate_up is not None and not layer.ffn.moe:
         out += _fused_rules(table.fused_gate_up, hf_prefix, ours_prefix, ("gate", "up"), left)
     if layer.ffn.moe:
@@ -326,6 +355,27 @@ def _layer_rules(
         hf_module = modules[module]
         transpose = hf_module in table.conv1d and param == "weight"
         out.append(Rule((f"{hf_prefix}{hf_module}.{param}",), ours(local), transpose=transpose))
+    return out
+
+
+def _ternary_rules(
+    form: str,
+    layer: LayerPlan,
+    hf_prefix: str,
+    ours_prefix: str,
+    modules: Mapping[str, str],
+    left: dict[str, Shape],
+) -> list[Rule]:
+    """The BitLinear projections' weights, stored as ternary values and a `weight_scale`."""
+    op: Op = "ternary_packed" if form == "bitlinear" else "ternary"
+    out = []
+    for part, plan in (("attn", layer.attention), ("ffn", layer.ffn)):
+        for name, _ in plan.linear_kinds:
+            local = f"{part}.{name}.weight"
+            if local in left and f"{part}.{name}" in modules:
+                hf = f"{hf_prefix}{modules[f'{part}.{name}']}"
+                out.append(Rule((f"{hf}.weight", f"{hf}.weight_scale"), (ours_prefix + local,), op))
+                del left[local]
     return out
 
 
@@ -402,7 +452,12 @@ def _moe_rules(
 def hf_shapes(rule: Rule, ours: Mapping[str, Shape]) -> dict[str, Shape]:
     """The shapes of a rule's HF tensors, given the archspec shapes."""
     shapes = [ours[k] for k in rule.ours]
-    if rule.op == "stack":
+    if rule.op in ("ternary_packed", "ternary"):
+        rows, cols = shapes[0]
+        # Four ternary rows to a byte row (hf/ternary.py; this module stays torch-free).
+        stored = (-(-rows // 4), cols) if rule.op == "ternary_packed" else (rows, cols)
+        result = [stored, (1,)]
+    elif rule.op == "stack":
         result = [shapes[0][1:]] * len(rule.hf)
     elif rule.op == "copy":
         result = [shapes[0]]

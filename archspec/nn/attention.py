@@ -71,6 +71,7 @@ class Attention(nn.Module):
         self.k_proj = build_linear(plan.linear("k_proj"))
         self.v_proj = build_linear(plan.linear("v_proj"))
         self.o_proj = build_linear(plan.linear("o_proj"))
+        self.sub_norm = build_norm(plan.sub_norm)  # BitNet b1.58 2B-4T: attn_sub_norm
         self.clip = Clamp(plan.qkv_clip) if plan.qkv_clip is not None else nn.Identity()
         qk = plan.qk_norm
         self.q_norm = build_norm(qk.q if qk else None)
@@ -100,7 +101,8 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = cache.update(self.layer_index, k, v, start)  # (B, KV, S, hd)
         out = self.attend(q, k, v, mask)  # (B, H, T, hd)
-        return self.o_proj(out.transpose(1, 2).reshape(B, T, -1))  # (B, T, local heads * hd)
+        out = out.transpose(1, 2).reshape(B, T, -1)  # (B, T, local heads * hd)
+        return self.o_proj(self.sub_norm(out))
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Mask) -> torch.Tensor:
         return F.scaled_dot_product_attention(

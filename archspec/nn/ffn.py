@@ -8,6 +8,7 @@ from torch import nn
 from archspec.nn.activation import ACTIVATIONS
 from archspec.nn.linear import build_linear
 from archspec.nn.moe import MixtureOfExperts
+from archspec.nn.norm import build_norm
 from archspec.plan.types import FfnPlan
 
 
@@ -18,10 +19,11 @@ class MLP(nn.Module):
         super().__init__()
         self.act = ACTIVATIONS[plan.activation]
         self.up_proj = build_linear(plan.linear("up_proj"))
+        self.sub_norm = build_norm(plan.sub_norm)
         self.down_proj = build_linear(plan.linear("down_proj"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(self.act(self.up_proj(x)))
+        return self.down_proj(self.sub_norm(self.act(self.up_proj(x))))
 
 
 class GatedMLP(nn.Module):
@@ -32,10 +34,11 @@ class GatedMLP(nn.Module):
         self.act = ACTIVATIONS[plan.activation]
         self.gate_proj = build_linear(plan.linear("gate_proj"))
         self.up_proj = build_linear(plan.linear("up_proj"))
+        self.sub_norm = build_norm(plan.sub_norm)
         self.down_proj = build_linear(plan.linear("down_proj"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+        return self.down_proj(self.sub_norm(self.act(self.gate_proj(x)) * self.up_proj(x)))
 
 
 def build_ffn(plan: FfnPlan) -> nn.Module:

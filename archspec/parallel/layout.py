@@ -139,6 +139,8 @@ def tp_problems(plan: ModelPlan, tp: int) -> list[tuple[Path, str]]:
             whole_projection_qk_norm=att.qk_norm is not None and not att.qk_norm.per_head,
             vocab_rows=plan.vocab_rows,
             position=plan.position,
+            ternary=bool(att.linear_kinds or ffn.linear_kinds),
+            sub_norm=att.sub_norm is not None or ffn.sub_norm is not None,
         )
         out += [problem for problem in split_rules(tp, sizes) if problem not in out]
     return out

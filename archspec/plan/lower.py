@@ -11,12 +11,14 @@ from archspec.plan.types import (
     AttentionPlan,
     FfnPlan,
     LayerPlan,
+    LinearKinds,
     ModelPlan,
     NormPlan,
     QKNormPlan,
     RopePlan,
 )
 from archspec.spec import adapters, resolve
+from archspec.spec import linear as linear_kinds
 from archspec.spec.dump import spec_sha256
 from archspec.spec.model import ModelSpec, NormSpec, RopePosition
 
@@ -29,6 +31,8 @@ _ACTIVATIONS = {
     "geglu": ("gelu", True, "GeGLU"),
     "geglu_tanh": ("gelu_tanh", True, "GeGLUTanh"),
     "reglu": ("relu", True, "ReGLU"),
+    "relu2": ("relu2", False, "Relu2MLP"),
+    "relu2_glu": ("relu2", True, "Relu2GLU"),
 }
 
 
@@ -83,6 +87,12 @@ def lower(spec: ModelSpec) -> ModelPlan:
 def _adapter_plan(spec: ModelSpec, layer: int | None, name: str) -> AdapterPlan | None:
     a = adapters.adapter(spec, layer, name)
     return None if a is None else AdapterPlan(a.kind, a.r, a.alpha, a.scaling, a.dropout)
+
+
+def _kinds(spec: ModelSpec, names: tuple[str, ...]) -> LinearKinds:
+    """The projections among ``names`` of one block that are not dense, with their kind."""
+    kinds = ((name, linear_kinds.kind(spec, name)) for name in names)
+    return tuple((name, kind) for name, kind in kinds if kind != "dense")
 
 
 def _adapters(spec: ModelSpec, layer: int, names: tuple[str, ...]) -> Adapters:
@@ -223,6 +233,8 @@ def _attention(spec: ModelSpec, layer: resolve.LayerSpec) -> AttentionPlan:
         rope=layer.position.kind == "rope",
         class_name=name,
         adapters=_adapters(spec, layer.index, adapters.ATTENTION),
+        linear_kinds=_kinds(spec, adapters.ATTENTION),
+        sub_norm=norm_plan(spec.norm, att.n_heads * hd) if att.sub_norm else None,
     )
 
 
@@ -242,6 +254,8 @@ def _ffn(spec: ModelSpec, layer: resolve.LayerSpec) -> FfnPlan:
         normalize_top_k=moe.normalize_top_k if moe else True,
         router_bias=moe.router_bias if moe else False,
         adapters=_adapters(spec, layer.index, adapters.FFN),
+        linear_kinds=_kinds(spec, adapters.FFN),
+        sub_norm=norm_plan(spec.norm, ffn.hidden_dim) if ffn.sub_norm else None,
     )
 
 

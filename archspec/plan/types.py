@@ -103,19 +103,30 @@ class AdapterPlan:
         return self.r * (in_features + out_features) + magnitude
 
 
+LinearKind = Literal["dense", "bitlinear_b158"]
+"""What a linear projection is: `dense` (`nn.Linear`) or `bitlinear_b158` (ternary weights,
+8-bit activations; Ma et al. 2024)."""
+
+_LINEAR_CLASSES: dict[str, str] = {"dense": "Linear", "bitlinear_b158": "BitLinear"}
+
+
 @dataclass(frozen=True)
 class LinearPlan:
-    """One linear projection: dense, or dense with a frozen weight and a low-rank adapter."""
+    """One linear projection: its kind (dense or BitLinear), and for a dense one an optional
+    low-rank adapter over its frozen weight (the adapter axis is orthogonal to the kind)."""
 
     in_features: int
     out_features: int
     bias: bool
     adapter: AdapterPlan | None = None
+    kind: LinearKind = "dense"
 
     @property
     def class_name(self) -> str:
         """The class the generated file and the runtime module build this projection with."""
-        return self.adapter.class_name if self.adapter is not None else "Linear"
+        if self.adapter is not None:
+            return self.adapter.class_name
+        return _LINEAR_CLASSES[self.kind]
 
     @property
     def n_adapter_params(self) -> int:
@@ -130,6 +141,14 @@ Adapters = tuple[tuple[str, AdapterPlan], ...]
 
 def _adapter(adapters: Adapters, name: str) -> AdapterPlan | None:
     return dict(adapters).get(name)
+
+
+LinearKinds = tuple[tuple[str, LinearKind], ...]
+"""Kinds of a part's projections: (projection name, kind), only those that are not `dense`."""
+
+
+def _kind(kinds: LinearKinds, name: str) -> LinearKind:
+    return dict(kinds).get(name, "dense")
 
 
 @dataclass(frozen=True)
@@ -154,6 +173,10 @@ class AttentionPlan:
     class_name: str
     adapters: Adapters = ()
     """Low-rank adapters on q_proj, k_proj, v_proj, o_proj (none: every projection is dense)."""
+    linear_kinds: LinearKinds = ()
+    """Kinds of q_proj, k_proj, v_proj, o_proj other than `dense` (none: all dense)."""
+    sub_norm: NormPlan | None = None
+    """Norm of the heads' concatenated output before o_proj (BitNet b1.58 2B-4T), or None."""
 
     @property
     def n_rep(self) -> int:
@@ -168,7 +191,9 @@ class AttentionPlan:
             "v_proj": (self.d_model, kv, self.v_bias),
             "o_proj": (q, self.d_model, self.o_bias),
         }[name]
-        return LinearPlan(in_f, out_f, bias, _adapter(self.adapters, name))
+        return LinearPlan(
+            in_f, out_f, bias, _adapter(self.adapters, name), _kind(self.linear_kinds, name)
+        )
 
 
 @dataclass(frozen=True)
@@ -177,7 +202,7 @@ class FfnPlan:
 
     d_model: int
     hidden_dim: int
-    activation: Literal["gelu", "gelu_tanh", "relu", "silu"]
+    activation: Literal["gelu", "gelu_tanh", "relu", "silu", "relu2"]
     gated: bool
     bias: bool
     class_name: str
@@ -188,6 +213,10 @@ class FfnPlan:
     router_bias: bool = False
     adapters: Adapters = ()
     """Low-rank adapters on gate_proj, up_proj, down_proj of a dense FFN (none: all dense)."""
+    linear_kinds: LinearKinds = ()
+    """Kinds of gate_proj, up_proj, down_proj other than `dense` (none: all dense)."""
+    sub_norm: NormPlan | None = None
+    """Norm of the hidden activations before down_proj (BitNet b1.58 2B-4T), or None."""
 
     @property
     def moe(self) -> bool:
@@ -202,7 +231,9 @@ class FfnPlan:
             "down_proj": (h, d, self.bias),
             "router": (d, self.n_experts, self.router_bias),
         }[name]
-        return LinearPlan(in_f, out_f, bias, _adapter(self.adapters, name))
+        return LinearPlan(
+            in_f, out_f, bias, _adapter(self.adapters, name), _kind(self.linear_kinds, name)
+        )
 
 
 @dataclass(frozen=True)

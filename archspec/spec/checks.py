@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from archspec.spec import resolve
 from archspec.spec.adapters import adapter_issues
+from archspec.spec.linear import linear_issues
 
 if TYPE_CHECKING:
     from archspec.spec.model import AttentionSpec, FfnSpec, ModelSpec, NormSpec, PositionSpec
@@ -89,7 +90,8 @@ def cross_field_issues(spec: ModelSpec) -> list[tuple[Path, str]]:
                 continue
             seen.add(message)
             issues.append((path if message in base else _blame(spec, layer.index, path), message))
-    return issues + _shared_rotary_rule(spec, layers) + adapter_issues(spec)
+    issues += _shared_rotary_rule(spec, layers) + adapter_issues(spec) + linear_issues(spec)
+    return issues + _sub_norm_rule(spec, layers)
 
 
 def _bounds(spec: ModelSpec) -> list[tuple[Path, str]]:
@@ -464,6 +466,15 @@ def _head_size(att: AttentionSpec, d_model: int) -> int | None:
     if att.head_dim is None and d_model % att.n_heads:
         return None
     return resolve.head_dim(att, d_model)
+
+
+def _sub_norm_rule(spec: ModelSpec, layers: list[resolve.LayerSpec]) -> list[tuple[Path, str]]:
+    """A sub-norm normalises a dense FFN's hidden activations; experts have none."""
+    for layer in layers:
+        if layer.ffn.sub_norm and layer.ffn.moe is not None:
+            path = _blame(spec, layer.index, ("ffn", "sub_norm"))
+            return [(path, "ffn.sub_norm applies to a dense FFN, not a mixture of experts")]
+    return []
 
 
 def _ffn_rules(ffn: FfnSpec) -> list[tuple[Path, str]]:

@@ -254,11 +254,26 @@ class AttentionSpec(SpecModel):
     """Queries, keys and values are clamped to `[-clip, clip]` after projection (OLMo: `clip_qkv`)."""
     qk_norm: QKNormSpec | None = None
     """Normalise queries and keys before RoPE (OLMo 2, Qwen3), or null."""
+    sub_norm: bool = Field(default=False, exclude_if=lambda value: not value)
+    """Normalise the heads' concatenated output (`n_heads * head_dim` channels) with the model's
+    `norm` before the output projection (BitNet b1.58 2B-4T: `attn_sub_norm`); left out of dumps
+    when false."""
 
 
 # --- feed-forward ------------------------------------------------------------------------------
 
-Activation = Literal["gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "geglu_tanh", "reglu"]
+Activation = Literal[
+    "gelu",
+    "gelu_tanh",
+    "relu",
+    "silu",
+    "swiglu",
+    "geglu",
+    "geglu_tanh",
+    "reglu",
+    "relu2",
+    "relu2_glu",
+]
 
 
 class MoESpec(SpecModel):
@@ -278,14 +293,19 @@ class FfnSpec(SpecModel):
     """Position-wise feed-forward network, dense or mixture of experts."""
 
     activation: Activation
-    """`gelu` (exact), `gelu_tanh`, `relu`, `silu`; gated (Shazeer 2020): `swiglu` (SiLU gate),
-    `geglu` (exact GELU gate), `geglu_tanh` (tanh GELU gate, Gemma), `reglu` (ReLU gate)."""
+    """`gelu` (exact), `gelu_tanh`, `relu`, `silu`, `relu2` (squared ReLU, So et al. 2021); gated
+    (Shazeer 2020): `swiglu` (SiLU gate), `geglu` (exact GELU gate), `geglu_tanh` (tanh GELU gate,
+    Gemma), `reglu` (ReLU gate), `relu2_glu` (squared-ReLU gate, BitNet b1.58 2B-4T's `relu2`)."""
     hidden_dim: PositiveInt
     """Inner width (per expert for MoE)."""
     bias: bool | None = None
     """Bias on the FFN projections; null follows the global `bias`."""
     moe: MoESpec | None = None
     """Replace the FFN by a mixture of experts of this FFN, or null for a dense FFN."""
+    sub_norm: bool = Field(default=False, exclude_if=lambda value: not value)
+    """Normalise the hidden activations (`hidden_dim` channels) with the model's `norm` before
+    the down projection (BitNet b1.58 2B-4T: `ffn_sub_norm`); dense FFNs only; left out of
+    dumps when false."""
 
 
 # --- block, embedding, head --------------------------------------------------------------------
@@ -420,6 +440,36 @@ class AdapterSpec(SpecModel):
     """Per-target `r` / `alpha`, e.g. `{v_proj: {r: 16}}`."""
 
 
+# --- linear kind -------------------------------------------------------------------------------
+
+LinearTarget = Literal["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class DenseLinearSpec(SpecModel):
+    """Dense projections (`nn.Linear`): what every model has unless it says otherwise."""
+
+    kind: Literal["dense"] = "dense"
+    """Linear kind (the default when `kind` is left out)."""
+
+
+class BitLinearSpec(SpecModel):
+    """BitNet b1.58 (Ma et al. 2024): weights quantised to {-1, 0, +1} times their absmean, inputs
+    to 8 bits per token (absmax), with straight-through gradients (quantisation-aware training),
+    as transformers' `AutoBitLinear` computes it. Embeddings and the output head stay dense."""
+
+    kind: Literal["bitlinear_b158"] = "bitlinear_b158"
+    """Linear kind."""
+    projections: Annotated[list[LinearTarget], Field(min_length=1)] | None = None
+    """Block projections of this kind; the others stay dense. null: all seven (`q_proj`,
+    `k_proj`, `v_proj`, `o_proj`, `gate_proj`, `up_proj`, `down_proj`), as BitNet does."""
+
+
+LinearSpec = Annotated[
+    Annotated[DenseLinearSpec, Tag("dense")] | Annotated[BitLinearSpec, Tag("bitlinear_b158")],
+    _kind_or("dense"),
+]
+
+
 Dtype = Literal["float32", "bfloat16", "float16"]
 
 
@@ -468,6 +518,9 @@ class ModelSpec(SpecModel):
     """Final norm and output projection."""
     layer_overrides: list[LayerRule] = Field(default_factory=list)
     """Per-layer patterns, applied in order (later rules win), e.g. Gemma 2's alternating windows."""
+    linear: LinearSpec | None = Field(default=None, exclude_if=lambda value: value is None)
+    """Kind of the blocks' linear projections (dense, or BitNet b1.58's ternary BitLinear), for
+    every projection or the ones listed; null: dense; left out of dumps when null."""
     adapters: AdapterSpec | None = Field(default=None, exclude_if=lambda value: value is None)
     """Low-rank adapters (LoRA, DoRA) for fine-tuning, or null; left out of dumps when null."""
     tokens: TokensSpec | None = None

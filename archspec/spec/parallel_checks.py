@@ -12,7 +12,7 @@ from pathlib import Path as FilePath
 
 from archspec.errors import Issue
 from archspec.load.yaml import Path
-from archspec.spec import resolve
+from archspec.spec import linear, resolve
 from archspec.spec.model import ModelSpec
 
 
@@ -27,6 +27,10 @@ class SplitSizes:
     whole_projection_qk_norm: bool
     vocab_rows: int
     position: str
+    ternary: bool = False
+    """Some projection is a BitLinear (its absmean spans the whole weight)."""
+    sub_norm: bool = False
+    """A sub-norm spans every head's output or every hidden unit (BitNet b1.58 2B-4T)."""
 
 
 def split_rules(tp: int, sizes: SplitSizes) -> list[tuple[Path, str]]:
@@ -76,6 +80,23 @@ def split_rules(tp: int, sizes: SplitSizes) -> list[tuple[Path, str]]:
                 ("padded_vocab_size",),
                 f"the vocabulary rows ({sizes.vocab_rows}) do not divide by tp ({tp}): pad the "
                 f"vocabulary, e.g. padded_vocab_size: {up} (a multiple of 64 * tp)",
+            )
+        )
+    if sizes.ternary and tp > 1:
+        out.append(
+            (
+                ("linear", "kind"),
+                "bitlinear_b158 is not supported under tensor parallelism: each rank would "
+                "scale its shard by the shard's own absmean, not the whole weight's (FSDP, "
+                "which gathers whole weights, is fine); use no tensor parallelism",
+            )
+        )
+    if sizes.sub_norm and tp > 1:
+        out.append(
+            (
+                ("attention", "sub_norm"),
+                "a sub-norm over every head's output (or every hidden unit) needs them on one "
+                "rank: use no tensor parallelism",
             )
         )
     if sizes.position in ("alibi", "learned"):
@@ -129,9 +150,11 @@ def spec_tp_problems(spec: ModelSpec, tp: int) -> list[tuple[int | None, tuple[P
             whole_projection_qk_norm=att.qk_norm is not None and att.qk_norm.scope != "head",
             vocab_rows=resolve.vocab_rows(spec),
             position=spec.position.kind,
+            ternary=bool(linear.projections(spec)),
+            sub_norm=att.sub_norm or ffn.sub_norm,
         )
         for field, message in split_rules(tp, sizes):
-            model_wide = field[0] not in ("attention", "ffn")
+            model_wide = field[0] not in ("attention", "ffn") or field == ("attention", "sub_norm")
             out.append((None if model_wide else layer.index, (field, message)))
     return out
 

@@ -163,7 +163,7 @@ def layernorm_bias(norm: LayerNormSpec) -> bool:
 
 def is_gated(ffn: FfnSpec) -> bool:
     """Gated FFNs (GLU variants, Shazeer 2020) have three projections instead of two."""
-    return ffn.activation in ("swiglu", "geglu", "geglu_tanh", "reglu")
+    return ffn.activation in ("swiglu", "geglu", "geglu_tanh", "reglu", "relu2_glu")
 
 
 def shared_norm(spec: ModelSpec) -> bool:

@@ -216,7 +216,7 @@ def test_hand_computed_total(changes: dict, total: int) -> None:
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_gated_activations_have_three_projections(activation: str) -> None:
-    gated = activation in ("swiglu", "geglu", "geglu_tanh", "reglu")
+    gated = activation in ("swiglu", "geglu", "geglu_tanh", "reglu", "relu2_glu")
     ffn = (3 if gated else 2) * 16 * 32  # (gate,) up, down
     count = count_params(tiny_spec(ffn={"activation": activation}))
     assert count.total == expected(ffn=ffn)

@@ -45,6 +45,7 @@ _QWEN_WINDOWS = {"use_sliding_window", "sliding_window", "max_window_layers"}
 
 V4_KEYS: dict[str, set[str]] = {
     "llama": _LLAMA_V4 | {"attention_bias", "mlp_bias", "head_dim"},
+    "bitnet": _LLAMA_V4 | {"attention_bias", "quantization_config"},  # transformers >= 4.52
     "mistral": _LLAMA_V4 | {"head_dim", "sliding_window"},
     "mixtral": _LLAMA_V4
     | {"head_dim", "sliding_window", "num_local_experts", "num_experts_per_tok"},

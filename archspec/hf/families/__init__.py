@@ -8,6 +8,7 @@ here, its line below, and its tests. The shared readers live in :mod:`archspec.h
 from __future__ import annotations
 
 from archspec.hf.families import (
+    bitnet,
     bloom,
     cohere,
     cohere2,
@@ -66,6 +67,7 @@ FAMILIES: dict[str, Family] = {
         cohere2,
         bloom,
         gemma3_text,
+        bitnet,
     )
 }
 """Every supported family by model_type, in the order export tries them (the first exact one wins)."""
