@@ -42,6 +42,7 @@ class BitLinear(nn.Linear):
     """A linear layer whose latent weight is ternarised and whose input is 8-bit on each call."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = straight_through(self.weight, quantize_weight(self.weight))
-        x = straight_through(x, quantize_activation(x))
+        # Quantised from detached tensors: no autograd graph is built for the rounding.
+        w = straight_through(self.weight, quantize_weight(self.weight.detach()))
+        x = straight_through(x, quantize_activation(x.detach()))
         return F.linear(x, w, self.bias)

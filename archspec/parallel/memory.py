@@ -276,8 +276,24 @@ def _layer_bytes(layer: LayerPlan, tp: int, n: int, seq: int, size: int) -> int:
     total += _attention_bytes(layer.attention, tp, n, seq, size) + _ffn_bytes(
         layer.ffn, tp, n, size
     )
+    total += _bitnet_bytes(layer, n, size)
     if tp == 1 and layer.wiring == "parallel" and layer.ffn_norm is None:
         total -= n * layer.attention.d_model * size  # both branches keep the one shared norm output
+    return total
+
+
+def _bitnet_bytes(layer: LayerPlan, n: int, size: int) -> int:
+    """BitNet's extra saved tensors (no tensor parallelism: refused for both): the sub-norms',
+    and each BitLinear's straight-through input and weight, new tensors F.linear keeps."""
+    att, ffn = layer.attention, layer.ffn
+    # A sub-norm's input is already kept (o_proj's input, the FFN's hidden product): its own
+    # normalised tensor and statistics.
+    norms = (norm for norm in (att.sub_norm, ffn.sub_norm) if norm is not None)
+    total = sum(n * (norm.width * (4 if norm.upcast else size) + 4) for norm in norms)
+    for plan in (att, ffn):
+        for name, _ in plan.linear_kinds:
+            linear = plan.linear(name)
+            total += (n + linear.out_features) * linear.in_features * size
     return total
 
 
@@ -335,7 +351,9 @@ def _layer_shapes(layer: LayerPlan, prefix: str) -> list[tuple[str, Shape]]:
     if att.qk_norm is not None:
         out += _norm_shapes(att.qk_norm.q, f"{prefix}.attn.q_norm")
         out += _norm_shapes(att.qk_norm.k, f"{prefix}.attn.k_norm")
-    return out + _ffn_shapes(layer.ffn, f"{prefix}.ffn")
+    out += _norm_shapes(att.sub_norm, f"{prefix}.attn.sub_norm")
+    out += _ffn_shapes(layer.ffn, f"{prefix}.ffn")
+    return out + _norm_shapes(layer.ffn.sub_norm, f"{prefix}.ffn.sub_norm")
 
 
 def _ffn_shapes(ffn: FfnPlan, prefix: str) -> list[tuple[str, Shape]]:

@@ -25,6 +25,7 @@ STATE_DICT_NAME = re.compile(
     r"^(embed\.weight|pos_embed\.weight|final_norm\.(weight|bias)|lm_head\.(weight|bias)"
     r"|layers\.\d+\.(attn_norm|attn_post_norm|ffn_norm|ffn_post_norm)\.(weight|bias)"
     r"|layers\.\d+\.attn\.([qkvo]_proj\.(weight|bias)|[qk]_norm\.(weight|bias))"
+    r"|layers\.\d+\.(attn|ffn)\.sub_norm\.(weight|bias)"
     r"|layers\.\d+\.ffn\.((gate|up|down)_proj\.(weight|bias)|router\.(weight|bias)"
     r"|experts\.(gate|up|down)_(proj|bias)))$"
 )

@@ -25,6 +25,7 @@ ATTENTION_FIELDS = (
     "logit_softcap",
     "qkv_clip",
     "qk_norm",
+    "sub_norm",
 )
 
 
@@ -137,7 +138,18 @@ def test_far_off_key_gets_no_suggestion() -> None:
             9,
             3,
             "swiglu",
-            ("gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "geglu_tanh", "reglu"),
+            (
+                "gelu",
+                "gelu_tanh",
+                "relu",
+                "silu",
+                "swiglu",
+                "geglu",
+                "geglu_tanh",
+                "reglu",
+                "relu2",
+                "relu2_glu",
+            ),
         ),
         (
             TINY_YAML + "dtype: bf16\n",
