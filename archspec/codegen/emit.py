@@ -134,7 +134,7 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
     """Everything the templates render, computed here so that templates need no logic."""
     names = _Names()
     norms: dict[str, NormPlan] = {}
-    attentions: dict[str, AttentionPlan] = {}
+    mixers: dict[type, dict[str, Any]] = {AttentionPlan: {}}
     ffns: dict[str, FfnPlan] = {}
     blocks: dict[str, BlockView] = {}
 
@@ -147,11 +147,7 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
 
     layer_blocks = []
     for layer in plan.layers:
-        attn_name = names(("attn", layer.attention), layer.attention.class_name)
-        attentions.setdefault(attn_name, layer.attention)
-        if layer.attention.qk_norm is not None:
-            norm(layer.attention.qk_norm.q)
-            norm(layer.attention.qk_norm.k)
+        attn_name = _mixer(layer.mixer, names, norm, mixers)
         ffn_name = names(("ffn", layer.ffn), layer.ffn.class_name)
         ffns.setdefault(ffn_name, layer.ffn)
         view = _block_view(layer, attn_name, ffn_name, norm)
@@ -169,6 +165,7 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         rope_calls.append("None")
     layer_ropes = [len(ropes) if layer.rope is None else layer.rope for layer in plan.layers]
     counts = count_params(spec)
+    attentions = mixers[AttentionPlan]
     return {
         "spec": spec,
         "plan": plan,
@@ -207,11 +204,21 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
     }
 
 
+def _mixer(plan: Any, names: _Names, norm: Any, mixers: dict[type, dict[str, Any]]) -> str:
+    """The class of a layer's mixer, recorded in the dict of its plan type (one template each)."""
+    name = names(("attn", plan), plan.class_name)
+    mixers[type(plan)].setdefault(name, plan)
+    if isinstance(plan, AttentionPlan) and plan.qk_norm is not None:
+        norm(plan.qk_norm.q)
+        norm(plan.qk_norm.k)
+    return name
+
+
 def _adapter_classes(plan: ModelPlan, names: _Names) -> dict[str, AdapterPlan]:
     """One generated class per distinct adapter (kind, rank, scaling, dropout)."""
     found: list[AdapterPlan | None] = [plan.head_adapter]
     for layer in plan.layers:
-        found += [a for _, a in layer.attention.adapters] + [a for _, a in layer.ffn.adapters]
+        found += [a for _, a in layer.mixer.adapters] + [a for _, a in layer.ffn.adapters]
     return {names(("adapter", a), a.class_name): a for a in found if a is not None}
 
 

@@ -186,7 +186,7 @@ def _layer_shapes(layer: LayerPlan, prefix: str) -> dict[str, Shape]:
     out: dict[str, Shape] = {}
     for name in ("attn_norm", "attn_post_norm", "ffn_norm", "ffn_post_norm"):
         out.update(_norm_shapes(getattr(layer, name), f"{prefix}{name}."))
-    out.update(_attention_shapes(layer.attention, prefix + "attn."))
+    out.update(_attention_shapes(layer.mixer, prefix + "attn."))
     out.update(_ffn_shapes(layer.ffn, prefix + "ffn."))
     return out
 
@@ -296,7 +296,7 @@ def _layer_rules(
     if table.fused_qkv is not None:
         module = hf_prefix + table.fused_qkv
         transpose = table.fused_qkv in table.conv1d
-        groups = layer.attention.n_kv_heads if table.qkv_layout == "grouped" else 1
+        groups = layer.mixer.n_kv_heads if table.qkv_layout == "grouped" else 1
         op: Op = "grouped_qkv" if table.qkv_layout == "grouped" else "concat"
         for param in ("weight", "bias"):
             local = tuple(f"attn.{p}_proj.{param}" for p in "qkv")

@@ -234,9 +234,7 @@ class Transformer(nn.Module):
     ) -> KVCache:
         """An empty KV cache for ``batch_size`` sequences of up to ``max_len`` tokens."""
         ref = self.embed.weight
-        shapes = [
-            (layer.attention.n_kv_heads, layer.attention.head_dim) for layer in self.plan.layers
-        ]
+        shapes = [(layer.mixer.n_kv_heads, layer.mixer.head_dim) for layer in self.plan.layers]
         return KVCache(
             shapes, batch_size, max_len, device=device or ref.device, dtype=dtype or ref.dtype
         )

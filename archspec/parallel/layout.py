@@ -101,7 +101,7 @@ def _layer(layer: LayerPlan) -> list[tuple[str, str]]:
         if norm is not None
     ]
     out = [(name, "norm") for name, _ in norms]
-    out += _attention(layer.attention, "attn")
+    out += _attention(layer.mixer, "attn")
     out += _ffn(layer.ffn, "ffn")
     return out
 
@@ -131,7 +131,7 @@ def tp_problems(plan: ModelPlan, tp: int) -> list[tuple[Path, str]]:
     """Every way ``plan`` cannot be split across ``tp`` tensor-parallel ranks (deduplicated)."""
     out: list[tuple[Path, str]] = []
     for layer in plan.layers:
-        att, ffn = layer.attention, layer.ffn
+        att, ffn = layer.mixer, layer.ffn
         sizes = SplitSizes(
             n_heads=att.n_heads,
             n_kv_heads=att.n_kv_heads,

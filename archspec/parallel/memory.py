@@ -149,8 +149,8 @@ def plan_memory(
     windows = [plan.windows[layer.mask] for layer in plan.layers]
     kv = sum(
         2
-        * (layer.attention.n_kv_heads // tp)
-        * layer.attention.head_dim
+        * (layer.mixer.n_kv_heads // tp)
+        * layer.mixer.head_dim
         * min(seq, w or seq)
         * batch
         * size
@@ -273,11 +273,9 @@ def _layer_bytes(layer: LayerPlan, tp: int, n: int, seq: int, size: int) -> int:
     local = n // tp
     norms = (layer.attn_norm, layer.attn_post_norm, layer.ffn_norm, layer.ffn_post_norm)
     total = sum(_norm_bytes(norm, local, size) for norm in norms)
-    total += _attention_bytes(layer.attention, tp, n, seq, size) + _ffn_bytes(
-        layer.ffn, tp, n, size
-    )
+    total += _attention_bytes(layer.mixer, tp, n, seq, size) + _ffn_bytes(layer.ffn, tp, n, size)
     if tp == 1 and layer.wiring == "parallel" and layer.ffn_norm is None:
-        total -= n * layer.attention.d_model * size  # both branches keep the one shared norm output
+        total -= n * layer.mixer.d_model * size  # both branches keep the one shared norm output
     return total
 
 
@@ -323,7 +321,7 @@ def _layer_shapes(layer: LayerPlan, prefix: str) -> list[tuple[str, Shape]]:
     out: list[tuple[str, Shape]] = []
     for name in ("attn_norm", "attn_post_norm", "ffn_norm", "ffn_post_norm"):
         out += _norm_shapes(getattr(layer, name), f"{prefix}.{name}")
-    att = layer.attention
+    att = layer.mixer
     q, kv = att.n_heads * att.head_dim, att.n_kv_heads * att.head_dim
     for name, rows, cols, bias in (
         ("q_proj", q, att.d_model, att.q_bias),

@@ -268,7 +268,7 @@ def _layer(
         attn_post_norm=norms[1],
         ffn_norm=norms[2],
         ffn_post_norm=norms[3],
-        attention=_attention(spec, layer),
+        mixer=_attention(spec, layer),
         ffn=_ffn(spec, layer),
         mask=windows.index(layer.attention.sliding_window),
         rope=rope,

@@ -218,7 +218,8 @@ class LayerPlan:
     ffn_norm: NormPlan | None
     """For parallel wiring with a shared norm: None (the attention norm feeds both)."""
     ffn_post_norm: NormPlan | None
-    attention: AttentionPlan
+    mixer: AttentionPlan
+    """The token mixer: self-attention (one type per mixer; builders pick by type)."""
     ffn: FfnPlan
     mask: int
     """Index into ModelPlan.windows: which attention mask this layer uses."""
@@ -279,7 +280,7 @@ class ModelPlan:
         layers = tuple(
             replace(
                 layer,
-                attention=replace(layer.attention, adapters=()),
+                mixer=replace(layer.mixer, adapters=()),
                 ffn=replace(layer.ffn, adapters=()),
             )
             for layer in self.layers
@@ -310,7 +311,7 @@ class ModelPlan:
         """Whether every layer has the same structure (so one constructor call builds them all)."""
         first = self.layers[0]
         return all(
-            layer.attention == first.attention
+            layer.mixer == first.mixer
             and layer.ffn == first.ffn
             and layer.mask == first.mask
             and layer.rope == first.rope

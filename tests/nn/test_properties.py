@@ -366,9 +366,7 @@ def test_bfloat16_stays_close_to_float32(spec: ModelSpec) -> None:
     """
     plan_layers = lower(spec).layers
     assume(not any(layer.ffn.moe for layer in plan_layers))
-    assume(
-        all(a.scale <= 1.5 * a.head_dim**-0.5 for a in (layer.attention for layer in plan_layers))
-    )
+    assume(all(a.scale <= 1.5 * a.head_dim**-0.5 for a in (layer.mixer for layer in plan_layers)))
     fp32 = runtime_model(spec, torch.float32)
     bf16 = build_model(spec, dtype=torch.bfloat16).eval()
     bf16.load_state_dict(fp32.state_dict())
