@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from archspec.plan.recurrent import recurrent_plan
 from archspec.spec import adapters, resolve
 from archspec.spec.model import AttentionSpec, FfnSpec, ModelSpec, NormSpec
 
@@ -148,12 +149,14 @@ def layer_params(spec: ModelSpec, layer: resolve.LayerSpec) -> LayerCount:
     """Parameters of one block, adapters included."""
     ffn, ffn_active = ffn_params(spec, layer.ffn)
     norms = block_norm_count(spec) * norm_params(spec.norm, spec.d_model)
-    att_adapters = layer_adapter_params(spec, layer, adapters.ATTENTION)
+    recurrent = layer.mixer == "recurrent"
+    att_adapters = 0 if recurrent else layer_adapter_params(spec, layer, adapters.ATTENTION)
     ffn_adapters = layer_adapter_params(spec, layer, adapters.FFN)
+    mixer = recurrent_plan(spec).n_params if recurrent else attention_params(spec, layer.attention)
     count = LayerCount(
-        attention=attention_params(spec, layer.attention) + att_adapters,
+        attention=mixer + att_adapters,
         ffn=ffn + ffn_adapters,
-        norm=norms + qk_norm_params(spec, layer.attention),
+        norm=norms + (0 if recurrent else qk_norm_params(spec, layer.attention)),
         ffn_active=ffn_active + ffn_adapters,
     )
     trainable = att_adapters + ffn_adapters if spec.adapters is not None else count.total

@@ -8,7 +8,8 @@ from functools import singledispatch
 from torch import nn
 
 from archspec.nn.attention import build_attention
-from archspec.plan.types import AttentionPlan, RopePlan
+from archspec.nn.recurrent import RecurrentBlock
+from archspec.plan.types import AttentionPlan, RecurrentPlan, RopePlan
 
 
 @singledispatch
@@ -19,3 +20,8 @@ def build_mixer(plan: object, rope: RopePlan | None, layer_index: int) -> nn.Mod
 @build_mixer.register
 def _(plan: AttentionPlan, rope: RopePlan | None, layer_index: int) -> nn.Module:
     return build_attention(plan, rope, layer_index)
+
+
+@build_mixer.register
+def _(plan: RecurrentPlan, rope: RopePlan | None, layer_index: int) -> nn.Module:
+    return RecurrentBlock(plan, layer_index)

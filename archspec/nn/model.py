@@ -22,7 +22,8 @@ from archspec.nn.linear import build_linear
 from archspec.nn.lora import adapted_linears, freeze_base, init_adapters, merge_adapters
 from archspec.nn.norm import GemmaRMSNorm, build_norm
 from archspec.nn.position import LearnedPositions, NoPositions, Rotaries
-from archspec.plan.types import ModelPlan
+from archspec.nn.state_cache import StateCache
+from archspec.plan.types import ModelPlan, RecurrentPlan
 from archspec.spec.model import ModelSpec
 
 
@@ -232,8 +233,17 @@ class Transformer(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> KVCache:
-        """An empty KV cache for ``batch_size`` sequences of up to ``max_len`` tokens."""
+        """An empty KV cache for ``batch_size`` sequences of up to ``max_len`` tokens (with
+        recurrent layers: a StateCache, bounded by the windows and the recurrent state)."""
         ref = self.embed.weight
+        if any(isinstance(layer.mixer, RecurrentPlan) for layer in self.plan.layers):
+            return StateCache(
+                self.plan,
+                batch_size,
+                max_len,
+                device=device or ref.device,
+                dtype=dtype or ref.dtype,
+            )
         shapes = [(layer.mixer.n_kv_heads, layer.mixer.head_dim) for layer in self.plan.layers]
         return KVCache(
             shapes, batch_size, max_len, device=device or ref.device, dtype=dtype or ref.dtype

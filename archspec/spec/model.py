@@ -256,6 +256,26 @@ class AttentionSpec(SpecModel):
     """Normalise queries and keys before RoPE (OLMo 2, Qwen3), or null."""
 
 
+class RecurrentSpec(SpecModel):
+    """Griffin's recurrent block (De et al. 2024, Fig. 2; RecurrentGemma): two projections of the
+    input, one through GeLU(tanh) as a gate, the other through a causal depthwise Conv1D and the
+    RG-LRU, their product projected back to `d_model`."""
+
+    width: PositiveInt
+    """Width of the recurrence: outputs of the `x` and `y` projections, channels of the Conv1D and
+    of the RG-LRU (RecurrentGemma: `lru_width`)."""
+    n_heads: PositiveInt
+    """Blocks of the block-diagonal input and recurrence gates of the RG-LRU, each `width /
+    n_heads` square (RecurrentGemma: `num_attention_heads`)."""
+    conv_width: PositiveInt = 4
+    """Kernel size of the causal depthwise Conv1D (RecurrentGemma: `conv1d_width`, 4)."""
+    c: PositiveFloat = 8.0
+    """The RG-LRU's constant: a_t = sigmoid(Λ)^(c r_t), as a = exp(-c r_t softplus(-Λ)) (Griffin,
+    eq. 4: c = 8)."""
+    bias: bool = True
+    """Bias on the `x`, `y` and output projections and the Conv1D (RecurrentGemma: true)."""
+
+
 # --- feed-forward ------------------------------------------------------------------------------
 
 Activation = Literal["gelu", "gelu_tanh", "relu", "silu", "swiglu", "geglu", "geglu_tanh", "reglu"]
@@ -317,6 +337,11 @@ class EmbeddingSpec(SpecModel):
     norm: NormSpec | None = None
     """A norm applied to the embeddings, after any scaling and position embedding (BLOOM:
     `word_embeddings_layernorm`, a LayerNorm); null: none."""
+    scale_dtype: Literal["bfloat16"] | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
+    """With `scale_by_sqrt_d_model`: `sqrt(d_model)` is first rounded to this dtype whatever the
+    running dtype (RecurrentGemma: bfloat16, so 50.5 for d_model 2560); null: the running dtype."""
 
 
 class HeadSpec(SpecModel):
@@ -350,6 +375,9 @@ class TokensSpec(SpecModel):
     """Id of the padding token (`pad_token_id`)."""
 
 
+Mixer = Literal["attention", "recurrent"]
+
+
 class LayerRule(SpecModel):
     """Overrides for a set of layers: the layers listed, or every `every`-th from `offset`."""
 
@@ -359,6 +387,9 @@ class LayerRule(SpecModel):
     """Apply to layers `i` with `i % every == offset` (Gemma 2: every 2, offset 1 is global)."""
     offset: Annotated[int, Field(ge=0)] = 0
     """Offset for `every`."""
+    mixer: Mixer | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The token mixer of those layers (`attention` or `recurrent`), or null: the model's `mixer`
+    (RecurrentGemma: `{every: 3, offset: 2, mixer: attention}`)."""
     attention: dict[str, Any] = Field(default_factory=dict)
     """Attention fields to override on those layers (e.g. `sliding_window: null`)."""
     ffn: dict[str, Any] = Field(default_factory=dict)
@@ -457,7 +488,13 @@ class ModelSpec(SpecModel):
     position: PositionSpec = Field(default_factory=RopePosition)
     """Position encoding."""
     attention: AttentionSpec
-    """Self-attention."""
+    """Self-attention (of the layers whose mixer is `attention`)."""
+    mixer: Mixer = Field(default="attention", exclude_if=lambda value: value == "attention")
+    """The token mixer of every layer unless a layer rule says otherwise: `attention`, or
+    `recurrent` (Griffin's recurrent block, configured by `recurrent`; Hawk: every layer)."""
+    recurrent: RecurrentSpec | None = Field(default=None, exclude_if=lambda value: value is None)
+    """Griffin's recurrent block, for the layers whose mixer is `recurrent`, or null; left out of
+    dumps when null."""
     ffn: FfnSpec
     """Feed-forward network."""
     block: BlockSpec = Field(default_factory=BlockSpec)

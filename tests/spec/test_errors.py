@@ -542,14 +542,14 @@ OVERRIDES = TINY_YAML + "layer_overrides:\n"  # the first rule starts on line 12
             "layer_overrides.0",
             12,
             5,
-            "a layer rule must override `attention`, `ffn` or `position`",
+            "a layer rule must override `attention`, `ffn`, `position` or `mixer`",
         ),
         (
             "  - layers: [0]\n    ffn: {hidden_dim: 8}\n  - every: 1\n    attention: {}\n",
             "layer_overrides.1",
             14,
             5,
-            "a layer rule must override `attention`, `ffn` or `position`",
+            "a layer rule must override `attention`, `ffn`, `position` or `mixer`",
         ),
     ],
     ids=[
