@@ -28,6 +28,7 @@ from archspec.plan.types import (
     LinearPlan,
     ModelPlan,
     NormPlan,
+    RecurrentPlan,
     RopePlan,
 )
 from archspec.spec.model import ModelSpec
@@ -134,7 +135,7 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
     """Everything the templates render, computed here so that templates need no logic."""
     names = _Names()
     norms: dict[str, NormPlan] = {}
-    mixers: dict[type, dict[str, Any]] = {AttentionPlan: {}}
+    mixers: dict[type, dict[str, Any]] = {AttentionPlan: {}, RecurrentPlan: {}}
     ffns: dict[str, FfnPlan] = {}
     blocks: dict[str, BlockView] = {}
 
@@ -165,7 +166,7 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         rope_calls.append("None")
     layer_ropes = [len(ropes) if layer.rope is None else layer.rope for layer in plan.layers]
     counts = count_params(spec)
-    attentions = mixers[AttentionPlan]
+    attentions, recurrents = mixers[AttentionPlan], mixers[RecurrentPlan]
     return {
         "spec": spec,
         "plan": plan,
@@ -174,6 +175,10 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         "features": features(spec, plan),
         "norms": norms,
         "attentions": attentions,
+        "recurrents": recurrents,
+        "recurrent": bool(recurrents),
+        "cache_class": "StateCache" if recurrents else "KVCache",
+        "layer_kept": [_kept(plan, layer) for layer in plan.layers],
         "ffns": ffns,
         "blocks": blocks,
         "layer_blocks": layer_blocks,
@@ -212,6 +217,14 @@ def _mixer(plan: Any, names: _Names, norm: Any, mixers: dict[type, dict[str, Any
         norm(plan.qk_norm.q)
         norm(plan.qk_norm.k)
     return name
+
+
+def _kept(plan: ModelPlan, layer: LayerPlan) -> str:
+    """Positions a layer's StateCache entry keeps, as code: window - 1, every one, or none."""
+    if isinstance(layer.mixer, RecurrentPlan):
+        return "0"
+    window = plan.windows[layer.mask]
+    return 'float("inf")' if window is None else str(window - 1)
 
 
 def _adapter_classes(plan: ModelPlan, names: _Names) -> dict[str, AdapterPlan]:

@@ -135,6 +135,12 @@ ALLOWED_BRANCHES: dict[str, set[str]] = {
     },
     "Attention.forward": {"cache is not None"},
     "KVCache.update": {"end > self.max_len"},
+    # Recurrent models: is there a cache, does the step continue it and fit it; the scan's
+    # log2(T) strides; an explicit mask to cut to a local layer's window.
+    "RecurrentBlock.forward": {"cache is None", "cache is not None"},
+    "StateCache.check": {"start != self.length", "start + T > self.max_len"},
+    "StateCache.last_keys": {"attn_mask is None"},
+    "linear_scan": {"k < T"},
     # generate: its arguments (padding mask, end-of-sequence ids, length) and whether rows ended.
     "Transformer.generate": {
         "attention_mask is None",
