@@ -296,9 +296,11 @@ class RGLRU(nn.Module):
         reset = torch.zeros_like(a[:1, :, :1], dtype=torch.bool)
         reset[:, 0] = fresh  # (1, T, 1)
         multiplier = torch.where(reset, 1.0, multiplier)
-        b = (x * i * multiplier.to(x.dtype)).float()
-        a = torch.where(reset, 0.0, a).float()
-        h = linear_scan(a, b, h0)  # the state accumulates in float32
+        # The state accumulates in float32 at least.
+        acc = torch.promote_types(x.dtype, torch.float32)
+        b = (x * i * multiplier.to(x.dtype)).to(acc)
+        a = torch.where(reset, 0.0, a).to(acc)
+        h = linear_scan(a, b, h0)
         return h.to(x.dtype), h[:, -1]
 
 
@@ -339,7 +341,8 @@ class RecurrentBlock(nn.Module):
             device=device,
             dtype=dtype,
         )
-        return [past, torch.zeros(batch_size, self.width, device=device)]
+        acc = torch.promote_types(past.dtype, torch.float32)  # float32 at least
+        return [past, torch.zeros(batch_size, self.width, device=device, dtype=acc)]
 
     def forward(
         self,
@@ -354,7 +357,8 @@ class RecurrentBlock(nn.Module):
         u = self.x_proj(x).transpose(1, 2)  # (B, width, T)
         if cache is None:
             past = u.new_zeros(B, self.width, self.conv_width - 1)
-            h0 = u.new_zeros(B, self.width, dtype=torch.float32)
+            acc = torch.promote_types(u.dtype, torch.float32)  # the state's dtype
+            h0 = u.new_zeros(B, self.width, dtype=acc)
         else:
             past, h0 = cache.states[self.layer]
         u = torch.cat((past, u), dim=-1)  # (B, width, conv_width - 1 + T)
@@ -590,6 +594,9 @@ class Transformer(nn.Module):
             got = tuple(keep.shape)
             need = (B, S)
             raise ValueError(f"attention_mask has shape {got}; this step needs {need}")
+        if keep is not None:
+            msg = "left padding (attention_mask) is not supported with recurrent layers yet"
+            raise ValueError(msg)
         if attention_mask is None:
             positions = torch.arange(start, start + T, device=device)  # (T,)
         else:

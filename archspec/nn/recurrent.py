@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archspec.nn.generate import GenerationError
 from archspec.nn.linear import build_linear
 from archspec.plan.types import RecurrentPlan
 
@@ -26,6 +27,15 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Ten
         a = a * F.pad(a[:, :-k], (0, 0, k, 0), value=1.0)  # a_t *= a_{t-k}
         k *= 2
     return b
+
+
+def refuse_padding(mask: torch.Tensor, batch: int, keys: int) -> None:
+    """A model with recurrent layers does not take left padding yet: padding tokens would enter
+    the recurrent state (transformers resets it at each row's first token instead)."""
+    raise GenerationError(
+        "left padding (attention_mask) is not supported with recurrent layers yet: "
+        "run prompts of different lengths one by one"
+    )
 
 
 class RGLRU(nn.Module):
@@ -62,8 +72,9 @@ class RGLRU(nn.Module):
         reset = torch.zeros_like(a[:1, :, :1], dtype=torch.bool)
         reset[:, 0] = fresh  # (1, T, 1): True at a sequence's first token
         multiplier = torch.where(reset, 1.0, multiplier)
-        b = (x * i * multiplier.to(x.dtype)).float()
-        a = torch.where(reset, 0.0, a).float()
+        acc = torch.promote_types(x.dtype, torch.float32)  # the state is at least float32
+        b = (x * i * multiplier.to(x.dtype)).to(acc)
+        a = torch.where(reset, 0.0, a).to(acc)
         h = linear_scan(a, b, h0)
         return h.to(x.dtype), h[:, -1]
 
@@ -91,7 +102,7 @@ class RecurrentBlock(nn.Module):
         u = self.x_proj(x).transpose(1, 2)  # (B, width, T)
         if cache is None:
             past = u.new_zeros(B, self.width, self.conv_width - 1)
-            h0 = u.new_zeros(B, self.width, dtype=torch.float32)
+            h0 = u.new_zeros(B, self.width, dtype=torch.promote_types(u.dtype, torch.float32))
         else:
             past, h0 = cache.recurrent_state(self.layer_index, start)
         u = torch.cat((past, u), dim=-1)  # (B, width, conv_width - 1 + T)

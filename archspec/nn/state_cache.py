@@ -47,7 +47,8 @@ class StateCache:
             else:
                 conv = (batch_size, m.width, m.conv_width - 1)
                 self.conv[i] = torch.zeros(conv, device=device, dtype=dtype)
-                self.state[i] = torch.zeros(batch_size, m.width, device=device)
+                acc = torch.promote_types(self.conv[i].dtype, torch.float32)
+                self.state[i] = torch.zeros(batch_size, m.width, device=device, dtype=acc)
 
     def _check(self, start: int, T: int) -> None:
         if start != self.length:

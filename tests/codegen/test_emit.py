@@ -132,6 +132,7 @@ ALLOWED_BRANCHES: dict[str, set[str]] = {
         "attention_mask is None",
         "keep is not None and keep.shape != (B, S)",
         "keep is None and start + T > MAX_SEQ_LEN",
+        "keep is not None",  # recurrent layers refuse left padding
     },
     "Attention.forward": {"cache is not None"},
     "KVCache.update": {"end > self.max_len"},
