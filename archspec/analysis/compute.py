@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from archspec.analysis.params import ParamCount, count_params
+from archspec.plan.recurrent import recurrent_plan
 from archspec.spec import resolve
 from archspec.spec.model import ModelSpec
 
@@ -29,7 +30,9 @@ class Analysis:
     4 * sum_l(n_heads * head_dim * T_l), with N_matmul the active weights of all matrix
     multiplies (output head included) and T_l the context a layer attends to, min(seq_len,
     window) (Kaplan et al. 2020, Table 1; PaLM, Chowdhery et al. 2022, Appendix B; one
-    multiply-add = 2 FLOPs)."""
+    multiply-add = 2 FLOPs). A recurrent layer (Griffin) counts its projections, gates and
+    Conv1D as matmul weights and attends to nothing; its elementwise scan (~10 FLOPs per
+    channel) is left out."""
     seq_len: int
     """Context length `flops_per_token` is computed at: `max_seq_len` unless chosen."""
     kv_cache_bytes_per_token: int
@@ -38,6 +41,10 @@ class Analysis:
     """KV cache of one sequence at max_seq_len; a sliding-window layer keeps only its window."""
     weight_bytes: dict[str, int]
     """Bytes to hold `total` parameters at fp32 / bf16 / int8 / int4."""
+    recurrent_state_bytes: int = 0
+    """State of one sequence in the recurrent layers (Griffin), the same at any context length:
+    per layer the Conv1D's last conv_width - 1 inputs (16-bit) and the RG-LRU state (float32,
+    as the references keep it). Their layers add nothing to the KV cache."""
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -64,7 +71,12 @@ def analyse(spec: ModelSpec, seq_len: int | None = None) -> Analysis:
     kv_token = 0
     kv_full = 0
     attention_flops = 0
+    state = 0
     for layer in layers:
+        if layer.mixer == "recurrent":
+            r = recurrent_plan(spec)
+            state += r.width * (r.conv_width - 1) * KV_BYTES + r.width * 4
+            continue
         att = layer.attention
         hd = resolve.head_dim(att, spec.d_model)
         per_token = 2 * resolve.n_kv_heads(att) * hd * KV_BYTES
@@ -80,6 +92,7 @@ def analyse(spec: ModelSpec, seq_len: int | None = None) -> Analysis:
         kv_cache_bytes_per_token=kv_token,
         kv_cache_bytes_full_context=kv_full,
         weight_bytes={fmt: params.total * bits // 8 for fmt, bits in WEIGHT_FORMATS.items()},
+        recurrent_state_bytes=state,
     )
 
 
