@@ -39,7 +39,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from archspec.parallel.layout import parallel_layout
-from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, NormPlan
+from archspec.plan.types import (
+    AttentionPlan,
+    FfnPlan,
+    LayerPlan,
+    ModelPlan,
+    NormPlan,
+    RecurrentPlan,
+)
 
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 OPTIMIZER_STATES = {"adamw": 2, "adam": 2, "sgd": 0}
@@ -155,6 +162,13 @@ def plan_memory(
         * batch
         * size
         for layer, w in zip(plan.layers, windows, strict=True)
+        if isinstance(layer.mixer, AttentionPlan)
+    )
+    # Recurrent layers (replicated under TP): Conv1D inputs and a float32 state per sequence.
+    kv += sum(
+        batch * m.width * ((m.conv_width - 1) * size + 4)
+        for m in (layer.mixer for layer in plan.layers)
+        if isinstance(m, RecurrentPlan)
     )
     acts = activation_bytes(plan, tp, dp, batch, seq, size, checkpointing, loss_parallel)
     buffers, temp = peak_terms(plan, tp, dp, batch * seq, size, loss_parallel, optimizer)
@@ -273,7 +287,13 @@ def _layer_bytes(layer: LayerPlan, tp: int, n: int, seq: int, size: int) -> int:
     local = n // tp
     norms = (layer.attn_norm, layer.attn_post_norm, layer.ffn_norm, layer.ffn_post_norm)
     total = sum(_norm_bytes(norm, local, size) for norm in norms)
-    total += _attention_bytes(layer.mixer, tp, n, seq, size) + _ffn_bytes(layer.ffn, tp, n, size)
+    mixer = layer.mixer
+    mixer_bytes = (
+        _recurrent_bytes(mixer, n, size)
+        if isinstance(mixer, RecurrentPlan)
+        else _attention_bytes(mixer, tp, n, seq, size)
+    )
+    total += mixer_bytes + _ffn_bytes(layer.ffn, tp, n, size)
     if tp == 1 and layer.wiring == "parallel" and layer.ffn_norm is None:
         total -= n * layer.mixer.d_model * size  # both branches keep the one shared norm output
     return total
@@ -305,6 +325,14 @@ def _attention_bytes(att: AttentionPlan, tp: int, n: int, seq: int, size: int) -
     return total + n * heads * seq * (size + 4 + (size if size != 4 else 0))
 
 
+def _recurrent_bytes(rec: RecurrentPlan, n: int, size: int) -> int:
+    """A recurrent block, replicated under TP (every rank holds the gathered sequence): its
+    input, and per token and channel about eight activations (x and y branches, the GeLU, the
+    Conv1D output, the two gates, a and the gated product) plus the float32 scan inputs and
+    states (an estimate: the scan's log2(T) intermediate steps are not counted)."""
+    return n * rec.d_model * size + n * rec.width * (8 * size + 3 * 4)
+
+
 def _ffn_bytes(ffn: FfnPlan, tp: int, n: int, size: int) -> int:
     hidden_tensors = 4 if ffn.gated else 2
     total = n * ffn.d_model * size  # the gathered input
@@ -322,6 +350,10 @@ def _layer_shapes(layer: LayerPlan, prefix: str) -> list[tuple[str, Shape]]:
     for name in ("attn_norm", "attn_post_norm", "ffn_norm", "ffn_post_norm"):
         out += _norm_shapes(getattr(layer, name), f"{prefix}.{name}")
     att = layer.mixer
+    if isinstance(att, RecurrentPlan):
+        return (
+            out + _recurrent_shapes(att, f"{prefix}.attn") + _ffn_shapes(layer.ffn, f"{prefix}.ffn")
+        )
     q, kv = att.n_heads * att.head_dim, att.n_kv_heads * att.head_dim
     for name, rows, cols, bias in (
         ("q_proj", q, att.d_model, att.q_bias),
@@ -334,6 +366,20 @@ def _layer_shapes(layer: LayerPlan, prefix: str) -> list[tuple[str, Shape]]:
         out += _norm_shapes(att.qk_norm.q, f"{prefix}.attn.q_norm")
         out += _norm_shapes(att.qk_norm.k, f"{prefix}.attn.k_norm")
     return out + _ffn_shapes(layer.ffn, f"{prefix}.ffn")
+
+
+def _recurrent_shapes(rec: RecurrentPlan, prefix: str) -> list[tuple[str, Shape]]:
+    d, w, h, bw = rec.d_model, rec.width, rec.n_heads, rec.block_width
+    out = _linear(f"{prefix}.x_proj", w, d, rec.bias) + _linear(f"{prefix}.y_proj", w, d, rec.bias)
+    out += [(f"{prefix}.conv.weight", (w, 1, rec.conv_width))]
+    out += [(f"{prefix}.conv.bias", (w,))] if rec.bias else []
+    for gate in ("input_gate", "recurrent_gate"):
+        out += [
+            (f"{prefix}.lru.{gate}_weight", (h, bw, bw)),
+            (f"{prefix}.lru.{gate}_bias", (h, bw)),
+        ]
+    out += [(f"{prefix}.lru.a_param", (w,))]
+    return out + _linear(f"{prefix}.out_proj", d, w, rec.bias)
 
 
 def _ffn_shapes(ffn: FfnPlan, prefix: str) -> list[tuple[str, Shape]]:
