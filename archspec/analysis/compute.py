@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from archspec.analysis.params import ParamCount, count_params
-from archspec.plan.recurrent import recurrent_plan
 from archspec.spec import resolve
 from archspec.spec.model import ModelSpec
 
@@ -73,8 +72,8 @@ def analyse(spec: ModelSpec, seq_len: int | None = None) -> Analysis:
     attention_flops = 0
     state = 0
     for layer in layers:
-        if layer.mixer == "recurrent":
-            r = recurrent_plan(spec)
+        if layer.mixer == "recurrent" and spec.recurrent is not None:
+            r = spec.recurrent
             state += r.width * (r.conv_width - 1) * KV_BYTES + r.width * 4
             continue
         att = layer.attention

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from archspec.plan.recurrent import recurrent_plan
 from archspec.spec import adapters, resolve
 from archspec.spec.model import AttentionSpec, FfnSpec, ModelSpec, NormSpec
 
@@ -97,6 +96,20 @@ def attention_params(spec: ModelSpec, att: AttentionSpec) -> int:
     )
 
 
+def recurrent_params(spec: ModelSpec) -> int:
+    """Griffin's recurrent block (De et al. 2024, Fig. 2): x, y and output projections, the
+    depthwise Conv1D (a kernel per channel), the RG-LRU's two block-diagonal gates with biases
+    and its recurrence parameter a (one per channel). `RecurrentPlan.n_params` says the same."""
+    r = spec.recurrent
+    if r is None:
+        return 0
+    d, w, bias = spec.d_model, r.width, int(r.bias)
+    projections = 3 * d * w + bias * (2 * w + d)
+    conv = w * r.conv_width + bias * w
+    gates = 2 * (w * w // r.n_heads + w)
+    return projections + conv + gates + w
+
+
 def qk_norm_params(spec: ModelSpec, att: AttentionSpec) -> int:
     """QK-norm: one norm per head size (Qwen3) or over the whole projection (OLMo 2), for q and k."""
     if att.qk_norm is None:
@@ -152,7 +165,7 @@ def layer_params(spec: ModelSpec, layer: resolve.LayerSpec) -> LayerCount:
     recurrent = layer.mixer == "recurrent"
     att_adapters = 0 if recurrent else layer_adapter_params(spec, layer, adapters.ATTENTION)
     ffn_adapters = layer_adapter_params(spec, layer, adapters.FFN)
-    mixer = recurrent_plan(spec).n_params if recurrent else attention_params(spec, layer.attention)
+    mixer = recurrent_params(spec) if recurrent else attention_params(spec, layer.attention)
     count = LayerCount(
         attention=mixer + att_adapters,
         ffn=ffn + ffn_adapters,

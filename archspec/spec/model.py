@@ -387,9 +387,6 @@ class LayerRule(SpecModel):
     """Apply to layers `i` with `i % every == offset` (Gemma 2: every 2, offset 1 is global)."""
     offset: Annotated[int, Field(ge=0)] = 0
     """Offset for `every`."""
-    mixer: Mixer | None = Field(default=None, exclude_if=lambda value: value is None)
-    """The token mixer of those layers (`attention` or `recurrent`), or null: the model's `mixer`
-    (RecurrentGemma: `{every: 3, offset: 2, mixer: attention}`)."""
     attention: dict[str, Any] = Field(default_factory=dict)
     """Attention fields to override on those layers (e.g. `sliding_window: null`)."""
     ffn: dict[str, Any] = Field(default_factory=dict)
@@ -398,6 +395,9 @@ class LayerRule(SpecModel):
     """Position fields to override on those layers, in a RoPE (or NoPE) model: `kind` (`rope` or
     `none`: SmolLM3's and Cohere 2's layers without positions), `theta` and `scaling` (Gemma 3:
     global layers at theta 1e6 with linear scaling 8, local ones at 1e4)."""
+    mixer: Mixer | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The token mixer of those layers (`attention` or `recurrent`), or null: the model's `mixer`
+    (RecurrentGemma: `{every: 3, offset: 2, mixer: attention}`)."""
 
 
 # --- adapters ----------------------------------------------------------------------------------

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 
 from archspec import load_spec
-from archspec.analysis.params import count_params
+from archspec.analysis.params import count_params, recurrent_params
 from archspec.plan.lower import alibi_slopes, lower, norm_plan
-from archspec.plan.types import ModelPlan
+from archspec.plan.types import ModelPlan, RecurrentPlan
 from archspec.spec import resolve
 from archspec.spec.model import LayerNormSpec, ModelSpec, RMSNormSpec
 from archspec.spec.shipped import shipped_names
@@ -30,6 +30,11 @@ def check_plan(spec: ModelSpec, plan: ModelPlan) -> None:
         att, ffn = layer.mixer, layer.ffn
         assert plan.windows[layer.mask] == resolved.attention.sliding_window
         assert att.d_model == ffn.d_model == spec.d_model
+        assert ffn.hidden_dim == resolved.ffn.hidden_dim
+        if isinstance(att, RecurrentPlan):
+            assert resolved.mixer == "recurrent" and att.width == spec.recurrent.width
+            assert att.n_params == recurrent_params(spec)
+            continue
         assert att.n_heads % att.n_kv_heads == 0 and att.n_rep == att.n_heads // att.n_kv_heads
         assert att.head_dim == resolve.head_dim(resolved.attention, spec.d_model)
         assert ffn.hidden_dim == resolved.ffn.hidden_dim

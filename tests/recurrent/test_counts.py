@@ -49,3 +49,12 @@ def test_count_equals_transformers_on_meta(name: str) -> None:
 
 def test_recurrentgemma_2b_published_count() -> None:
     assert count_params(load_spec("recurrentgemma-2b")).total == 2_682_862_080
+
+
+def test_plan_and_analysis_count_the_block_alike() -> None:
+    from archspec.analysis.params import recurrent_params
+    from archspec.plan.recurrent import recurrent_plan
+
+    for name in CONFIGS:
+        spec = load_spec(name)
+        assert recurrent_plan(spec).n_params == recurrent_params(spec)
