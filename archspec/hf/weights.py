@@ -28,7 +28,14 @@ from typing import Literal, NamedTuple
 from archspec.errors import CheckpointError, UsageError
 from archspec.hf.families import FAMILIES
 from archspec.hf.tables import NameTable
-from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, NormPlan
+from archspec.plan.types import (
+    AttentionPlan,
+    FfnPlan,
+    LayerPlan,
+    ModelPlan,
+    NormPlan,
+    RecurrentPlan,
+)
 
 Shape = tuple[int, ...]
 Op = Literal["copy", "concat", "grouped_qkv", "stack"]
@@ -182,11 +189,31 @@ def _ffn_shapes(ffn: FfnPlan, prefix: str) -> dict[str, Shape]:
     return out
 
 
+def _recurrent_shapes(rec: RecurrentPlan, prefix: str) -> dict[str, Shape]:
+    d, w, h, bw = rec.d_model, rec.width, rec.n_heads, rec.block_width
+    out = {
+        **_linear(prefix + "x_proj.", w, d, rec.bias),
+        **_linear(prefix + "y_proj.", w, d, rec.bias),
+        prefix + "conv.weight": (w, 1, rec.conv_width),
+        **({prefix + "conv.bias": (w,)} if rec.bias else {}),
+    }
+    for gate in ("input_gate", "recurrent_gate"):
+        out[f"{prefix}lru.{gate}_weight"] = (h, bw, bw)
+        out[f"{prefix}lru.{gate}_bias"] = (h, bw)
+    out[prefix + "lru.a_param"] = (w,)
+    out.update(_linear(prefix + "out_proj.", d, w, rec.bias))
+    return out
+
+
 def _layer_shapes(layer: LayerPlan, prefix: str) -> dict[str, Shape]:
     out: dict[str, Shape] = {}
     for name in ("attn_norm", "attn_post_norm", "ffn_norm", "ffn_post_norm"):
         out.update(_norm_shapes(getattr(layer, name), f"{prefix}{name}."))
-    out.update(_attention_shapes(layer.mixer, prefix + "attn."))
+    mixer = layer.mixer
+    if isinstance(mixer, RecurrentPlan):
+        out.update(_recurrent_shapes(mixer, prefix + "attn."))
+    else:
+        out.update(_attention_shapes(mixer, prefix + "attn."))
     out.update(_ffn_shapes(layer.ffn, prefix + "ffn."))
     return out
 
@@ -319,6 +346,9 @@ def _layer_rules(
     if layer.ffn.moe:
         out += _moe_rules(table, layer, left, ours_prefix, hf_prefix, fused, unplaced)
     for local in sorted(left):
+        if local in modules:  # a tensor the family names whole (RecurrentGemma's a_param)
+            out.append(Rule((f"{hf_prefix}{modules[local]}",), ours(local)))
+            continue
         module, _, param = local.rpartition(".")
         if module not in modules:
             unplaced.append(ours_prefix + local)

@@ -79,15 +79,23 @@ def archspec_key(key: str) -> str | None:
     return f"layers.{i}.{rest}"
 
 
-def reference_pair(seed: int = 0) -> tuple[object, object]:
+def reference_hf(seed: int = 0, block_types: list[str] | None = None) -> object:
+    """A tiny transformers RecurrentGemma with norms and biases perturbed (so all matter)."""
     torch.manual_seed(seed)
+    types = {"block_types": block_types} if block_types else {}
     hf = transformers.RecurrentGemmaForCausalLM(
-        transformers.RecurrentGemmaConfig(**HF_CONFIG)
+        transformers.RecurrentGemmaConfig(**HF_CONFIG, **types)
     ).eval()
     with torch.no_grad():  # norms, biases and gates away from their zero init, so all matter
         for name, p in hf.named_parameters():
             if "norm" in name or "bias" in name:
                 p.normal_(0.0, 0.3)
+    return hf
+
+
+def reference_pair(seed: int = 0) -> tuple[object, object]:
+    """The tiny transformers model and archspec's runtime module holding its weights."""
+    hf = reference_hf(seed)
     ours = archspec.build_model(tiny_spec()).eval()
     state = {archspec_key(k): v for k, v in hf.state_dict().items()}
     state = {k: v for k, v in state.items() if k is not None}

@@ -31,6 +31,7 @@ from archspec.hf.families import (
     qwen2,
     qwen3,
     qwen3_moe,
+    recurrent_gemma,
     smollm3,
     stablelm,
     starcoder2,
@@ -66,6 +67,7 @@ FAMILIES: dict[str, Family] = {
         cohere2,
         bloom,
         gemma3_text,
+        recurrent_gemma,
     )
 }
 """Every supported family by model_type, in the order export tries them (the first exact one wins)."""
