@@ -25,7 +25,7 @@ import tempfile
 import time
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -89,6 +89,40 @@ def bench_spec(family: str, size: str) -> ModelSpec:
         att["sliding_window"] = WINDOW
     data["ffn"]["hidden_dim"] = moe_hidden if data["ffn"]["moe"] else hidden
     return ModelSpec.model_validate(data)
+
+
+RECURRENT = "recurrentgemma-2b"
+
+
+def recurrent_spec(size: str) -> ModelSpec:
+    """RecurrentGemma (Griffin) at a benchmark size: recurrent, recurrent, local MQA, repeating,
+    the recurrence as wide as the model, the window shorter than the sequence."""
+    d, layers, heads, _, hidden, _, vocab = SIZES[size]
+    data = archspec.load_spec(RECURRENT).model_dump(mode="json")
+    data.update(
+        name=f"recurrentgemma-{size}",
+        vocab_size=vocab,
+        d_model=d,
+        n_layers=layers,
+        max_seq_len=1024,
+    )
+    data["attention"].update(n_heads=heads, head_dim=d // heads, sliding_window=WINDOW)
+    data["recurrent"].update(width=d, n_heads=heads)
+    data["ffn"]["hidden_dim"] = hidden
+    return ModelSpec.model_validate(data)
+
+
+def recurrent_rows(
+    size: str, repeats: int, batch: int, seq: int, prompt: int, new_tokens: int
+) -> list[Row]:
+    """Griffin's recurrent mixer against transformers' RecurrentGemma: a forward pass (archspec's
+    log-depth scan against its loop over positions) and greedy decoding."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        pair = make_pair(recurrent_spec(size))
+    rows = forward_rows([pair], repeats, batch, seq) + decode_rows(
+        [pair], repeats, prompt, new_tokens
+    )
+    return [replace(row, section=f"9. recurrent: {row.section[3:]}") for row in rows]
 
 
 @dataclass
@@ -473,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--sections",
-        default="forward,decode,padded,train,adapters,compile,cli",
+        default="forward,decode,padded,train,adapters,compile,cli,recurrent",
         help="which sections to run (padded: greedy decoding of a left-padded batch)",
     )
     parser.add_argument(
@@ -519,6 +553,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += train_rows(pairs, repeats, batch, seq)
         if "adapters" in sections:
             rows += adapter_rows(pairs, repeats, batch, seq)
+        if "recurrent" in sections:
+            rows += recurrent_rows(size, repeats, batch, seq, prompt, new_tokens)
         if "compile" in sections and not args.smoke:
             every = shipped_names() if size == sizes[0] else []
             rows += compile_rows(pairs, repeats, batch, seq, every)

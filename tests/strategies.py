@@ -348,8 +348,33 @@ def layer_rule_dicts(
 
 
 @st.composite
+def recurrent_dicts(draw: st.DrawFn, n_layers: int) -> dict[str, Any]:
+    """Griffin's recurrent mixer: the `recurrent` section, and every layer recurrent (Hawk) or
+    some of them through a layer rule (Griffin: recurrent, recurrent, attention)."""
+    n_heads = draw(st.sampled_from([1, 2, 4]))
+    recurrent: dict[str, Any] = {"width": n_heads * draw(st.integers(1, 6)), "n_heads": n_heads}
+    _maybe(draw, recurrent, "conv_width", st.integers(1, 5))
+    _maybe(draw, recurrent, "c", st.floats(1.0, 8.0))
+    _maybe(draw, recurrent, "bias", st.booleans())
+    out: dict[str, Any] = {"recurrent": recurrent}
+    kind = draw(st.sampled_from(["all", "some recurrent", "some attention"]))
+    if kind == "all":
+        out["mixer"] = "recurrent"
+    else:
+        every = draw(st.integers(1, n_layers + 1))
+        rule = {"every": every, "offset": draw(st.integers(0, every - 1))}
+        out["mixer"] = "attention" if kind == "some recurrent" else "recurrent"
+        rule["mixer"] = "recurrent" if kind == "some recurrent" else "attention"
+        out["mixer_rule"] = rule
+    return out
+
+
+@st.composite
 def spec_dicts(
-    draw: st.DrawFn, max_layers: int = 3, texts: st.SearchStrategy[str] | None = None
+    draw: st.DrawFn,
+    max_layers: int = 3,
+    texts: st.SearchStrategy[str] | None = None,
+    mixers: bool = True,
 ) -> dict[str, Any]:
     """A valid tiny spec as plain data (what a YAML file would hold).
 
@@ -357,6 +382,7 @@ def spec_dicts(
         max_layers: Most transformer blocks drawn (at least 1).
         texts: Strings for `description` and `source`: :func:`tame_text` by default, or e.g.
             :func:`hostile_text` to stress dumping and code generation.
+        mixers: Sometimes make layers recurrent (Griffin's mixer), one spec in four.
     """
     texts = texts if texts is not None else tame_text()
     n_layers = draw(st.integers(1, max_layers))
@@ -394,6 +420,7 @@ def spec_dicts(
             "scale_by_sqrt_d_model": st.booleans(),
             "multiplier": st.none() | st.floats(0.5, 16.0),
             "norm": st.none() | norm_dicts(),
+            "scale_dtype": st.none() | st.just("bfloat16"),
         },
     )
     _maybe(draw, data, "embedding", embedding)
@@ -419,6 +446,12 @@ def spec_dicts(
         st.lists(layer_rule_dicts(n_layers, max_seq_len, rope), min_size=1, max_size=2),
     )
     _maybe(draw, data, "linear", linear_dicts("moe" in data["ffn"]))
+    if mixers and draw(st.integers(0, 3)) == 0:
+        recurrent = draw(recurrent_dicts(n_layers))
+        rule = recurrent.pop("mixer_rule", None)
+        data.update(recurrent)
+        if rule is not None:
+            data["layer_overrides"] = [*data.get("layer_overrides", []), rule]
     return data
 
 
@@ -466,7 +499,7 @@ def adapter_dicts(draw: st.DrawFn, spec: ModelSpec) -> dict[str, Any]:
 @st.composite
 def adapted_specs(draw: st.DrawFn, max_layers: int = 2) -> ModelSpec:
     """A valid tiny spec with an `adapters:` section; on failure its YAML is printed."""
-    drawn = draw(spec_dicts(max_layers))
+    drawn = draw(spec_dicts(max_layers, mixers=False))
     drawn.pop("linear", None)  # adapters need dense base weights
     base = ModelSpec.model_validate(drawn)
     data = base.model_dump(mode="json")

@@ -30,7 +30,9 @@ class Analysis:
     4 * sum_l(n_heads * head_dim * T_l), with N_matmul the active weights of all matrix
     multiplies (output head included) and T_l the context a layer attends to, min(seq_len,
     window) (Kaplan et al. 2020, Table 1; PaLM, Chowdhery et al. 2022, Appendix B; one
-    multiply-add = 2 FLOPs)."""
+    multiply-add = 2 FLOPs). A recurrent layer (Griffin) counts its projections, gates and
+    Conv1D as matmul weights and attends to nothing; its elementwise scan (~10 FLOPs per
+    channel) is left out."""
     seq_len: int
     """Context length `flops_per_token` is computed at: `max_seq_len` unless chosen."""
     kv_cache_bytes_per_token: int
@@ -40,6 +42,10 @@ class Analysis:
     weight_bytes: dict[str, int]
     """Bytes to hold `total` parameters at fp32 / bf16 / int8 / int4; with BitLinear
     projections also ternary (2-bit packed, and the log2(3)-bit bound) with the rest at bf16."""
+    recurrent_state_bytes: int = 0
+    """State of one sequence in the recurrent layers (Griffin), the same at any context length:
+    per layer the Conv1D's last conv_width - 1 inputs (16-bit) and the RG-LRU state (float32,
+    as the references keep it). Their layers add nothing to the KV cache."""
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -66,7 +72,12 @@ def analyse(spec: ModelSpec, seq_len: int | None = None) -> Analysis:
     kv_token = 0
     kv_full = 0
     attention_flops = 0
+    state = 0
     for layer in layers:
+        if layer.mixer == "recurrent" and spec.recurrent is not None:
+            r = spec.recurrent
+            state += r.width * (r.conv_width - 1) * KV_BYTES + r.width * 4
+            continue
         att = layer.attention
         hd = resolve.head_dim(att, spec.d_model)
         per_token = 2 * resolve.n_kv_heads(att) * hd * KV_BYTES
@@ -83,6 +94,7 @@ def analyse(spec: ModelSpec, seq_len: int | None = None) -> Analysis:
         kv_cache_bytes_full_context=kv_full,
         weight_bytes={fmt: params.total * bits // 8 for fmt, bits in WEIGHT_FORMATS.items()}
         | ternary_weight_bytes(spec, params.total),
+        recurrent_state_bytes=state,
     )
 
 
@@ -101,6 +113,8 @@ def ternary_weight_bytes(spec: ModelSpec, total: int) -> dict[str, int]:
     ternary = packed = scales = 0
     for layer in resolve.layer_specs(spec):
         for name in chosen:
+            if layer.mixer == "recurrent" and name in adapters.ATTENTION:
+                continue  # a recurrent block has no attention projections
             n_in, n_out = adapters.linear_shape(spec, layer, name)
             ternary += n_in * n_out
             packed += -(-n_out // 4) * n_in

@@ -125,6 +125,22 @@ def _windows(spec: ModelSpec) -> str:
     return f"{max(w for w in windows if w)} on {n}/{len(windows)} layers"
 
 
+def _mixer(spec: ModelSpec) -> str:
+    """Which token mixer the layers use: attention, Griffin's recurrent block, or a mix."""
+    layers = resolve.layer_specs(spec)
+    n = sum(layer.mixer == "recurrent" for layer in layers)
+    if n == 0:
+        return "attention"
+    width = spec.recurrent.width if spec.recurrent else 0
+    if n == len(layers):
+        return f"recurrent (RG-LRU, width {width})"
+    return f"recurrent {n}/{len(layers)} (width {width}), attention {len(layers) - n}"
+
+
+_LAYER_MIXERS = "layer_overrides (mixer)"
+"""Transplant path of the layer rules' mixer choices only (`layer_overrides` moves the rest)."""
+
+
 def _bias(spec: ModelSpec) -> str:
     att = resolve.attention_bias(spec, spec.attention)
     on = [k for k, v in att.items() if v] + (["ffn"] if resolve.ffn_bias(spec, spec.ffn) else [])
@@ -148,6 +164,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("ffn hidden", lambda s: str(s.ffn.hidden_dim), (("ffn", "hidden_dim"),)),
     Knob("activation", lambda s: s.ffn.activation, (("ffn", "activation"),)),
     Knob("mixture of experts", _moe, (("ffn", "moe"),)),
+    Knob("mixer", _mixer, (("mixer",), ("recurrent",), (_LAYER_MIXERS,))),
     Knob("attention", _attention_kind, (("attention", "n_heads"), ("attention", "n_kv_heads"))),
     Knob("heads", lambda s: str(s.attention.n_heads), (("attention", "n_heads"),)),
     Knob(
@@ -260,7 +277,25 @@ def _explicit(spec: ModelSpec) -> dict[str, Any]:
     data.setdefault("linear", None)
     data["attention"].setdefault("sub_norm", False)
     data["ffn"].setdefault("sub_norm", False)
+    data.setdefault("mixer", "attention")  # likewise the mixer axis
+    data.setdefault("recurrent", None)
     return data
+
+
+_SELECT = ("layers", "every", "offset")
+
+
+def _rules(rest_from: dict[str, Any], mixers_from: dict[str, Any]) -> list[dict[str, Any]]:
+    """Layer rules: those of ``rest_from`` without their mixer choice, then the mixer choices of
+    ``mixers_from`` alone, so that a window or FFN transplant keeps each layer's mixer."""
+    rest = [{k: v for k, v in r.items() if k != "mixer"} for r in rest_from["layer_overrides"]]
+    rest = [r for r in rest if any(r.get(k) for k in ("attention", "ffn", "position"))]
+    mixers = [
+        {**{k: r[k] for k in _SELECT if k in r}, "mixer": r["mixer"]}
+        for r in mixers_from["layer_overrides"]
+        if r.get("mixer")
+    ]
+    return copy.deepcopy(rest + mixers)
 
 
 def _transplant(
@@ -268,6 +303,10 @@ def _transplant(
 ) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for path in paths:
+        if path in (("layer_overrides",), (_LAYER_MIXERS,)):
+            rest, mixers = (other, base) if path == ("layer_overrides",) else (base, other)
+            out["layer_overrides"] = _rules(rest, mixers)
+            continue
         src, dst = other, out
         for key in path[:-1]:
             src, dst = src[key], dst[key]
@@ -306,6 +345,11 @@ def diff(specs: list[ModelSpec], seq_len: int | None = None) -> tuple[list[Analy
     )
     if any(linear.projections(s) for s in specs):  # what ternary storage really costs
         summaries += (("weights, bf16 or ternary 2-bit packed", _stored_weights),)
+    if any(a.recurrent_state_bytes for a in analyses):  # constant in the context
+        summaries += (
+            ("recurrent state / sequence", lambda a: human_bytes(a.recurrent_state_bytes)),
+            ("KV cache, full context", lambda a: human_bytes(a.kv_cache_bytes_full_context)),
+        )
     if any(s.adapters is not None for s in specs):  # without adapters, trainable is the total
         summaries += (("trainable params", lambda a: human(a.params.trainable)),)
     for feature, show in summaries:

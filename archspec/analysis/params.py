@@ -96,6 +96,20 @@ def attention_params(spec: ModelSpec, att: AttentionSpec) -> int:
     )
 
 
+def recurrent_params(spec: ModelSpec) -> int:
+    """Griffin's recurrent block (De et al. 2024, Fig. 2): x, y and output projections, the
+    depthwise Conv1D (a kernel per channel), the RG-LRU's two block-diagonal gates with biases
+    and its recurrence parameter a (one per channel). `RecurrentPlan.n_params` says the same."""
+    r = spec.recurrent
+    if r is None:
+        return 0
+    d, w, bias = spec.d_model, r.width, int(r.bias)
+    projections = 3 * d * w + bias * (2 * w + d)
+    conv = w * r.conv_width + bias * w
+    gates = 2 * (w * w // r.n_heads + w)
+    return projections + conv + gates + w
+
+
 def qk_norm_params(spec: ModelSpec, att: AttentionSpec) -> int:
     """QK-norm: one norm per head size (Qwen3) or over the whole projection (OLMo 2), for q and k."""
     if att.qk_norm is None:
@@ -108,12 +122,13 @@ def qk_norm_params(spec: ModelSpec, att: AttentionSpec) -> int:
     )
 
 
-def sub_norm_params(spec: ModelSpec, layer: resolve.LayerSpec) -> int:
+def sub_norm_params(spec: ModelSpec, layer: resolve.LayerSpec, attention: bool = True) -> int:
     """BitNet b1.58 2B-4T's sub-norms: over the heads' output before o_proj, and over the FFN's
-    hidden activations before down_proj (Wang et al. 2023, Magneto's sub-LN)."""
+    hidden activations before down_proj (Wang et al. 2023, Magneto's sub-LN). ``attention``:
+    whether the layer's mixer is attention (a recurrent block has no attention sub-norm)."""
     att, ffn = layer.attention, layer.ffn
     width = att.n_heads * resolve.head_dim(att, spec.d_model)
-    return norm_params(spec.norm, width) * att.sub_norm + (
+    return norm_params(spec.norm, width) * (att.sub_norm and attention) + (
         norm_params(spec.norm, ffn.hidden_dim) * ffn.sub_norm
     )
 
@@ -158,12 +173,16 @@ def layer_params(spec: ModelSpec, layer: resolve.LayerSpec) -> LayerCount:
     """Parameters of one block, adapters included."""
     ffn, ffn_active = ffn_params(spec, layer.ffn)
     norms = block_norm_count(spec) * norm_params(spec.norm, spec.d_model)
-    att_adapters = layer_adapter_params(spec, layer, adapters.ATTENTION)
+    recurrent = layer.mixer == "recurrent"
+    att_adapters = 0 if recurrent else layer_adapter_params(spec, layer, adapters.ATTENTION)
     ffn_adapters = layer_adapter_params(spec, layer, adapters.FFN)
+    mixer = recurrent_params(spec) if recurrent else attention_params(spec, layer.attention)
     count = LayerCount(
-        attention=attention_params(spec, layer.attention) + att_adapters,
+        attention=mixer + att_adapters,
         ffn=ffn + ffn_adapters,
-        norm=norms + qk_norm_params(spec, layer.attention) + sub_norm_params(spec, layer),
+        norm=norms
+        + (0 if recurrent else qk_norm_params(spec, layer.attention))
+        + sub_norm_params(spec, layer, attention=not recurrent),
         ffn_active=ffn_active + ffn_adapters,
     )
     trainable = att_adapters + ffn_adapters if spec.adapters is not None else count.total

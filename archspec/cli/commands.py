@@ -61,6 +61,7 @@ def _derived(a: object) -> dict[str, object]:
         "kv_cache_bytes_per_token": a.kv_cache_bytes_per_token,
         "kv_cache_bytes_full_context": a.kv_cache_bytes_full_context,
         "weight_bytes": a.weight_bytes,
+        **({"recurrent_state_bytes": a.recurrent_state_bytes} if a.recurrent_state_bytes else {}),
     }
 
 
@@ -92,6 +93,9 @@ def _detail_table(a: object):
     )
     table.add_row("KV cache / token (16-bit)", human_bytes(a.kv_cache_bytes_per_token), "")
     table.add_row("KV cache, full context (16-bit)", human_bytes(a.kv_cache_bytes_full_context), "")
+    if a.recurrent_state_bytes:
+        state = human_bytes(a.recurrent_state_bytes)
+        table.add_row("recurrent state / sequence", state, "any context")
     for fmt, size in a.weight_bytes.items():
         table.add_row(f"weights at {fmt}", human_bytes(size), "")
     return table

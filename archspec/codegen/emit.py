@@ -28,6 +28,7 @@ from archspec.plan.types import (
     LinearPlan,
     ModelPlan,
     NormPlan,
+    RecurrentPlan,
     RopePlan,
 )
 from archspec.spec.model import ModelSpec
@@ -134,7 +135,7 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
     """Everything the templates render, computed here so that templates need no logic."""
     names = _Names()
     norms: dict[str, NormPlan] = {}
-    attentions: dict[str, AttentionPlan] = {}
+    mixers: dict[type, dict[str, Any]] = {AttentionPlan: {}, RecurrentPlan: {}}
     ffns: dict[str, FfnPlan] = {}
     blocks: dict[str, BlockView] = {}
 
@@ -147,12 +148,7 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
 
     layer_blocks = []
     for layer in plan.layers:
-        attn_name = names(("attn", layer.attention), layer.attention.class_name)
-        attentions.setdefault(attn_name, layer.attention)
-        if layer.attention.qk_norm is not None:
-            norm(layer.attention.qk_norm.q)
-            norm(layer.attention.qk_norm.k)
-        norm(layer.attention.sub_norm)
+        attn_name = _mixer(layer.mixer, names, norm, mixers)
         norm(layer.ffn.sub_norm)
         ffn_name = names(("ffn", layer.ffn), layer.ffn.class_name)
         ffns.setdefault(ffn_name, layer.ffn)
@@ -171,6 +167,7 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         rope_calls.append("None")
     layer_ropes = [len(ropes) if layer.rope is None else layer.rope for layer in plan.layers]
     counts = count_params(spec)
+    attentions, recurrents = mixers[AttentionPlan], mixers[RecurrentPlan]
     return {
         "spec": spec,
         "plan": plan,
@@ -179,6 +176,10 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         "features": features(spec, plan),
         "norms": norms,
         "attentions": attentions,
+        "recurrents": recurrents,
+        "recurrent": bool(recurrents),
+        "cache_class": "StateCache" if recurrents else "KVCache",
+        "layer_kept": [_kept(plan, layer) for layer in plan.layers],
         "ffns": ffns,
         "blocks": blocks,
         "layer_blocks": layer_blocks,
@@ -209,16 +210,35 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         "bitlinear": any(
             kind == "bitlinear_b158"
             for layer in plan.layers
-            for _, kind in layer.attention.linear_kinds + layer.ffn.linear_kinds
+            for _, kind in layer.mixer.linear_kinds + layer.ffn.linear_kinds
         ),
     }
+
+
+def _mixer(plan: Any, names: _Names, norm: Any, mixers: dict[type, dict[str, Any]]) -> str:
+    """The class of a layer's mixer, recorded in the dict of its plan type (one template each)."""
+    name = names(("attn", plan), plan.class_name)
+    mixers[type(plan)].setdefault(name, plan)
+    if isinstance(plan, AttentionPlan) and plan.qk_norm is not None:
+        norm(plan.qk_norm.q)
+        norm(plan.qk_norm.k)
+    norm(plan.sub_norm)
+    return name
+
+
+def _kept(plan: ModelPlan, layer: LayerPlan) -> str:
+    """Positions a layer's StateCache entry keeps, as code: window - 1, every one, or none."""
+    if isinstance(layer.mixer, RecurrentPlan):
+        return "0"
+    window = plan.windows[layer.mask]
+    return 'float("inf")' if window is None else str(window - 1)
 
 
 def _adapter_classes(plan: ModelPlan, names: _Names) -> dict[str, AdapterPlan]:
     """One generated class per distinct adapter (kind, rank, scaling, dropout)."""
     found: list[AdapterPlan | None] = [plan.head_adapter]
     for layer in plan.layers:
-        found += [a for _, a in layer.attention.adapters] + [a for _, a in layer.ffn.adapters]
+        found += [a for _, a in layer.mixer.adapters] + [a for _, a in layer.ffn.adapters]
     return {names(("adapter", a), a.class_name): a for a in found if a is not None}
 
 

@@ -64,7 +64,7 @@ class View:
 def layer_boxes(layer: LayerPlan, model: ModelPlan) -> dict[str, Box]:
     """The boxes of one block, by role; missing norms are absent."""
     boxes = {
-        "attn": mixer_box(layer.attention, model, model.windows[layer.mask]),
+        "attn": mixer_box(layer.mixer, model, model.windows[layer.mask]),
         "ffn": ffn_box(layer.ffn, model),
     }
     for key in ("attn_norm", "attn_post_norm", "ffn_norm", "ffn_post_norm"):

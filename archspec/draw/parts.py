@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from functools import singledispatch
 
-from archspec.plan.types import AttentionPlan, FfnPlan, ModelPlan, NormPlan
+from archspec.plan.types import AttentionPlan, FfnPlan, ModelPlan, NormPlan, RecurrentPlan
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,17 @@ def _linear_facts(kinds: tuple[tuple[str, str], ...], sub_norm: bool, n: int) ->
     if sub_norm:
         facts.append(("sub_norm", "sub-norm"))
     return facts
+
+
+@mixer_box.register
+def _(plan: RecurrentPlan, model: ModelPlan, window: int | None) -> Box:
+    facts = [
+        ("width", f"width {plan.width}"),
+        ("gates", f"{plan.n_heads} gate blocks"),
+        ("conv", f"Conv1D {plan.conv_width}"),
+        ("c", f"RG-LRU c={_g(plan.c)}"),
+    ]
+    return Box("attn", "Recurrent block (RG-LRU)", tuple(facts), "mixer")
 
 
 def _biases(plan: AttentionPlan) -> tuple[bool, bool, bool, bool]:

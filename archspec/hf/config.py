@@ -92,6 +92,7 @@ def spec_meaning(spec: ModelSpec) -> dict[str, Any]:
         "bias",
         "layer_overrides",
         "padded_vocab_size",
+        "mixer",  # per layer below
     ):
         data.pop(field, None)
     data["vocab_rows"] = resolve.vocab_rows(spec)
@@ -116,7 +117,12 @@ def spec_meaning(spec: ModelSpec) -> dict[str, Any]:
         ffn = layer.ffn.model_dump(mode="json")
         ffn["bias"] = resolve.ffn_bias(spec, layer.ffn)
         layers.append(
-            {"attention": attention, "ffn": ffn, "position": layer.position.model_dump(mode="json")}
+            {
+                "attention": attention,
+                "ffn": ffn,
+                "position": layer.position.model_dump(mode="json"),
+                "mixer": layer.mixer,
+            }
         )
     data["layers"] = layers
     return data

@@ -28,7 +28,14 @@ from typing import Any, Literal, NamedTuple
 from archspec.errors import CheckpointError, UsageError
 from archspec.hf.families import FAMILIES
 from archspec.hf.tables import NameTable
-from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, NormPlan
+from archspec.plan.types import (
+    AttentionPlan,
+    FfnPlan,
+    LayerPlan,
+    ModelPlan,
+    NormPlan,
+    RecurrentPlan,
+)
 
 Shape = tuple[int, ...]
 Op = Literal["copy", "concat", "grouped_qkv", "stack", "ternary_packed", "ternary"]
@@ -211,12 +218,32 @@ def _ffn_shapes(ffn: FfnPlan, prefix: str) -> dict[str, Shape]:
     return out
 
 
+def _recurrent_shapes(rec: RecurrentPlan, prefix: str) -> dict[str, Shape]:
+    d, w, h, bw = rec.d_model, rec.width, rec.n_heads, rec.block_width
+    out = {
+        **_linear(prefix + "x_proj.", w, d, rec.bias),
+        **_linear(prefix + "y_proj.", w, d, rec.bias),
+        prefix + "conv.weight": (w, 1, rec.conv_width),
+        **({prefix + "conv.bias": (w,)} if rec.bias else {}),
+    }
+    for gate in ("input_gate", "recurrent_gate"):
+        out[f"{prefix}lru.{gate}_weight"] = (h, bw, bw)
+        out[f"{prefix}lru.{gate}_bias"] = (h, bw)
+    out[prefix + "lru.a_param"] = (w,)
+    out.update(_linear(prefix + "out_proj.", d, w, rec.bias))
+    return out
+
+
 def _layer_shapes(layer: LayerPlan, prefix: str) -> dict[str, Shape]:
     out: dict[str, Shape] = {}
     for name in ("attn_norm", "attn_post_norm", "ffn_norm", "ffn_post_norm"):
         out.update(_norm_shapes(getattr(layer, name), f"{prefix}{name}."))
-    out.update(_attention_shapes(layer.attention, prefix + "attn."))
-    out.update(_norm_shapes(layer.attention.sub_norm, prefix + "attn.sub_norm."))
+    mixer = layer.mixer
+    if isinstance(mixer, RecurrentPlan):
+        out.update(_recurrent_shapes(mixer, prefix + "attn."))
+    else:
+        out.update(_attention_shapes(mixer, prefix + "attn."))
+        out.update(_norm_shapes(mixer.sub_norm, prefix + "attn.sub_norm."))
     out.update(_ffn_shapes(layer.ffn, prefix + "ffn."))
     out.update(_norm_shapes(layer.ffn.sub_norm, prefix + "ffn.sub_norm."))
     return out
@@ -323,7 +350,7 @@ def _layer_rules(
     if table.fused_qkv is not None:
         module = hf_prefix + table.fused_qkv
         transpose = table.fused_qkv in table.conv1d
-        groups = layer.attention.n_kv_heads if table.qkv_layout == "grouped" else 1
+        groups = layer.mixer.n_kv_heads if table.qkv_layout == "grouped" else 1
         op: Op = "grouped_qkv" if table.qkv_layout == "grouped" else "concat"
         for param in ("weight", "bias"):
             local = tuple(f"attn.{p}_proj.{param}" for p in "qkv")
@@ -348,6 +375,9 @@ def _layer_rules(
     if layer.ffn.moe:
         out += _moe_rules(table, layer, left, ours_prefix, hf_prefix, fused, unplaced)
     for local in sorted(left):
+        if local in modules:  # a tensor the family names whole (RecurrentGemma's a_param)
+            out.append(Rule((f"{hf_prefix}{modules[local]}",), ours(local)))
+            continue
         module, _, param = local.rpartition(".")
         if module not in modules:
             unplaced.append(ours_prefix + local)
@@ -369,7 +399,7 @@ def _ternary_rules(
     """The BitLinear projections' weights, stored as ternary values and a `weight_scale`."""
     op: Op = "ternary_packed" if form == "bitlinear" else "ternary"
     out = []
-    for part, plan in (("attn", layer.attention), ("ffn", layer.ffn)):
+    for part, plan in (("attn", layer.mixer), ("ffn", layer.ffn)):
         for name, _ in plan.linear_kinds:
             local = f"{part}.{name}.weight"
             if local in left and f"{part}.{name}" in modules:

@@ -26,6 +26,12 @@ class Mask(NamedTuple):
     """Boolean (True = attend) or additive float mask broadcastable to (B, H, T, S), or None."""
     is_causal: bool
 
+    def last_keys(self, S: int) -> Mask:
+        """The mask of the last ``S`` keys only (a cache that keeps only a window returns them)."""
+        if self.mask is None or self.mask.shape[-1] == S:
+            return self
+        return Mask(self.mask[..., -S:], self.is_causal)
+
 
 class Clamp(nn.Module):
     """OLMo's clip_qkv: projections clamped to [-c, c]."""
@@ -100,6 +106,7 @@ class Attention(nn.Module):
         q, k, v = self.project(x, tables)
         if cache is not None:
             k, v = cache.update(self.layer_index, k, v, start)  # (B, KV, S, hd)
+            mask = mask.last_keys(k.shape[2])
         out = self.attend(q, k, v, mask)  # (B, H, T, hd)
         out = out.transpose(1, 2).reshape(B, T, -1)  # (B, T, local heads * hd)
         return self.o_proj(self.sub_norm(out))

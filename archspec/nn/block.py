@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from archspec.nn.attention import Mask, build_attention
+from archspec.nn.attention import Mask
 from archspec.nn.cache import KVCache
 from archspec.nn.ffn import build_ffn
+from archspec.nn.mixer import build_mixer
 from archspec.nn.norm import build_norm
 from archspec.plan.types import LayerPlan, RopePlan
 
@@ -39,7 +40,7 @@ class SequentialBlock(nn.Module):
     def __init__(self, plan: LayerPlan, rope: RopePlan | None) -> None:
         super().__init__()
         self.attn_norm = build_norm(plan.attn_norm)
-        self.attn = build_attention(plan.attention, rope, plan.index)
+        self.attn = build_mixer(plan.mixer, rope, plan.index)
         self.attn_post_norm = build_norm(plan.attn_post_norm)
         self.ffn_norm = build_norm(plan.ffn_norm)
         self.ffn = build_ffn(plan.ffn)
@@ -59,7 +60,7 @@ class PostNormBlock(nn.Module):
 
     def __init__(self, plan: LayerPlan, rope: RopePlan | None) -> None:
         super().__init__()
-        self.attn = build_attention(plan.attention, rope, plan.index)
+        self.attn = build_mixer(plan.mixer, rope, plan.index)
         self.attn_norm = build_norm(plan.attn_norm)
         self.ffn = build_ffn(plan.ffn)
         self.ffn_norm = build_norm(plan.ffn_norm)
@@ -78,7 +79,7 @@ class SharedNormParallelBlock(nn.Module):
     def __init__(self, plan: LayerPlan, rope: RopePlan | None) -> None:
         super().__init__()
         self.attn_norm = build_norm(plan.attn_norm)
-        self.attn = build_attention(plan.attention, rope, plan.index)
+        self.attn = build_mixer(plan.mixer, rope, plan.index)
         self.ffn = build_ffn(plan.ffn)
         self.scale = residual_scale(plan)
 
@@ -95,7 +96,7 @@ class ParallelBlock(nn.Module):
     def __init__(self, plan: LayerPlan, rope: RopePlan | None) -> None:
         super().__init__()
         self.attn_norm = build_norm(plan.attn_norm)
-        self.attn = build_attention(plan.attention, rope, plan.index)
+        self.attn = build_mixer(plan.mixer, rope, plan.index)
         self.ffn_norm = build_norm(plan.ffn_norm)
         self.ffn = build_ffn(plan.ffn)
         self.scale = residual_scale(plan)

@@ -22,7 +22,9 @@ from archspec.nn.linear import build_linear
 from archspec.nn.lora import adapted_linears, freeze_base, init_adapters, merge_adapters
 from archspec.nn.norm import GemmaRMSNorm, build_norm
 from archspec.nn.position import LearnedPositions, NoPositions, Rotaries
-from archspec.plan.types import ModelPlan
+from archspec.nn.recurrent import refuse_padding
+from archspec.nn.state_cache import StateCache
+from archspec.plan.types import ModelPlan, RecurrentPlan
 from archspec.spec.model import ModelSpec
 
 
@@ -177,6 +179,8 @@ class Transformer(nn.Module):
             for layer in plan.layers
         )
         self.layer_masks = tuple(layer.mask for layer in plan.layers)
+        recurrent = any(isinstance(layer.mixer, RecurrentPlan) for layer in plan.layers)
+        self.check_mask = refuse_padding if recurrent else check_attention_mask
         self.final_norm = build_norm(plan.final_norm)
         self.lm_head = build_linear(plan.head)
         if plan.tie_embeddings:
@@ -208,7 +212,7 @@ class Transformer(nn.Module):
             positions = torch.arange(start, start + T, device=input_ids.device)
             keep = None
         else:
-            check_attention_mask(attention_mask, B, S)
+            self.check_mask(attention_mask, B, S)
             keep = attention_mask.bool()
             positions = attention_mask.long().cumsum(-1) - 1  # padding: -1, then 0 below
             positions = positions.masked_fill(~keep, 0)[:, S - T :]  # (B, T)
@@ -232,11 +236,18 @@ class Transformer(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> KVCache:
-        """An empty KV cache for ``batch_size`` sequences of up to ``max_len`` tokens."""
+        """An empty KV cache for ``batch_size`` sequences of up to ``max_len`` tokens (with
+        recurrent layers: a StateCache, bounded by the windows and the recurrent state)."""
         ref = self.embed.weight
-        shapes = [
-            (layer.attention.n_kv_heads, layer.attention.head_dim) for layer in self.plan.layers
-        ]
+        if any(isinstance(layer.mixer, RecurrentPlan) for layer in self.plan.layers):
+            return StateCache(
+                self.plan,
+                batch_size,
+                max_len,
+                device=device or ref.device,
+                dtype=dtype or ref.dtype,
+            )
+        shapes = [(layer.mixer.n_kv_heads, layer.mixer.head_dim) for layer in self.plan.layers]
         return KVCache(
             shapes, batch_size, max_len, device=device or ref.device, dtype=dtype or ref.dtype
         )

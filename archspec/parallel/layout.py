@@ -10,7 +10,7 @@ The layout is a tuple of ``(module path, style)`` pairs; the runtime module (`ar
 and every generated file map the same style names onto `torch.distributed.tensor.parallel`
 styles, so the layout is decided once, here.
 
-Mixture-of-experts layers are *replicated* under tensor parallelism (each rank runs the router
+Mixture-of-experts layers and recurrent blocks (Griffin) are *replicated* under tensor parallelism (each rank runs the router
 and every expert on the gathered sequence, then keeps its own part of the output); FSDP still
 shards their parameters across data-parallel ranks.
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archspec.load.yaml import Path
-from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan
+from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, RecurrentPlan
 from archspec.spec.parallel_checks import SplitSizes, split_rules
 
 STYLES: dict[str, str] = {
@@ -101,9 +101,17 @@ def _layer(layer: LayerPlan) -> list[tuple[str, str]]:
         if norm is not None
     ]
     out = [(name, "norm") for name, _ in norms]
-    out += _attention(layer.attention, "attn")
+    out += _mixer(layer.mixer, "attn")
     out += _ffn(layer.ffn, "ffn")
     return out
+
+
+def _mixer(mixer: AttentionPlan | RecurrentPlan, prefix: str) -> list[tuple[str, str]]:
+    """Attention splits by heads; a recurrent block is replicated, like a mixture of experts
+    (each rank runs the whole recurrence on the gathered sequence)."""
+    if isinstance(mixer, RecurrentPlan):
+        return [(prefix, "replicated")]
+    return _attention(mixer, prefix)
 
 
 def _attention(att: AttentionPlan, prefix: str) -> list[tuple[str, str]]:
@@ -131,12 +139,15 @@ def tp_problems(plan: ModelPlan, tp: int) -> list[tuple[Path, str]]:
     """Every way ``plan`` cannot be split across ``tp`` tensor-parallel ranks (deduplicated)."""
     out: list[tuple[Path, str]] = []
     for layer in plan.layers:
-        att, ffn = layer.attention, layer.ffn
+        att, ffn = layer.mixer, layer.ffn
+        recurrent = isinstance(att, RecurrentPlan)  # replicated: nothing to split
         sizes = SplitSizes(
-            n_heads=att.n_heads,
-            n_kv_heads=att.n_kv_heads,
+            n_heads=0 if recurrent else att.n_heads,
+            n_kv_heads=0 if recurrent else att.n_kv_heads,
             hidden_dim=0 if ffn.moe else ffn.hidden_dim,
-            whole_projection_qk_norm=att.qk_norm is not None and not att.qk_norm.per_head,
+            whole_projection_qk_norm=not recurrent
+            and att.qk_norm is not None
+            and not att.qk_norm.per_head,
             vocab_rows=plan.vocab_rows,
             position=plan.position,
             ternary=bool(att.linear_kinds or ffn.linear_kinds),

@@ -39,7 +39,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from archspec.parallel.layout import parallel_layout
-from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, NormPlan
+from archspec.plan.types import (
+    AttentionPlan,
+    FfnPlan,
+    LayerPlan,
+    ModelPlan,
+    NormPlan,
+    RecurrentPlan,
+)
 
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 OPTIMIZER_STATES = {"adamw": 2, "adam": 2, "sgd": 0}
@@ -149,12 +156,19 @@ def plan_memory(
     windows = [plan.windows[layer.mask] for layer in plan.layers]
     kv = sum(
         2
-        * (layer.attention.n_kv_heads // tp)
-        * layer.attention.head_dim
+        * (layer.mixer.n_kv_heads // tp)
+        * layer.mixer.head_dim
         * min(seq, w or seq)
         * batch
         * size
         for layer, w in zip(plan.layers, windows, strict=True)
+        if isinstance(layer.mixer, AttentionPlan)
+    )
+    # Recurrent layers (replicated under TP): Conv1D inputs and a float32 state per sequence.
+    kv += sum(
+        batch * m.width * ((m.conv_width - 1) * size + 4)
+        for m in (layer.mixer for layer in plan.layers)
+        if isinstance(m, RecurrentPlan)
     )
     acts = activation_bytes(plan, tp, dp, batch, seq, size, checkpointing, loss_parallel)
     buffers, temp = peak_terms(plan, tp, dp, batch * seq, size, loss_parallel, optimizer)
@@ -273,24 +287,28 @@ def _layer_bytes(layer: LayerPlan, tp: int, n: int, seq: int, size: int) -> int:
     local = n // tp
     norms = (layer.attn_norm, layer.attn_post_norm, layer.ffn_norm, layer.ffn_post_norm)
     total = sum(_norm_bytes(norm, local, size) for norm in norms)
-    total += _attention_bytes(layer.attention, tp, n, seq, size) + _ffn_bytes(
-        layer.ffn, tp, n, size
+    mixer = layer.mixer
+    mixer_bytes = (
+        _recurrent_bytes(mixer, n, size)
+        if isinstance(mixer, RecurrentPlan)
+        else _attention_bytes(mixer, tp, n, seq, size)
     )
-    total += _bitnet_bytes(layer, n, size)
+    total += mixer_bytes + _ffn_bytes(layer.ffn, tp, n, size) + _bitnet_bytes(layer, n, size)
     if tp == 1 and layer.wiring == "parallel" and layer.ffn_norm is None:
-        total -= n * layer.attention.d_model * size  # both branches keep the one shared norm output
+        total -= n * layer.mixer.d_model * size  # both branches keep the one shared norm output
     return total
 
 
 def _bitnet_bytes(layer: LayerPlan, n: int, size: int) -> int:
     """BitNet's extra saved tensors (no tensor parallelism: refused for both): the sub-norms',
     and each BitLinear's straight-through input and weight, new tensors F.linear keeps."""
-    att, ffn = layer.attention, layer.ffn
+    # A recurrent block has neither BitLinears nor a sub-norm.
+    parts = [p for p in (layer.mixer, layer.ffn) if not isinstance(p, RecurrentPlan)]
     # A sub-norm's input is already kept (o_proj's input, the FFN's hidden product): its own
     # normalised tensor and statistics.
-    norms = (norm for norm in (att.sub_norm, ffn.sub_norm) if norm is not None)
+    norms = (p.sub_norm for p in parts if p.sub_norm is not None)
     total = sum(n * (norm.width * (4 if norm.upcast else size) + 4) for norm in norms)
-    for plan in (att, ffn):
+    for plan in parts:
         for name, _ in plan.linear_kinds:
             linear = plan.linear(name)
             total += (n + linear.out_features) * linear.in_features * size
@@ -323,6 +341,14 @@ def _attention_bytes(att: AttentionPlan, tp: int, n: int, seq: int, size: int) -
     return total + n * heads * seq * (size + 4 + (size if size != 4 else 0))
 
 
+def _recurrent_bytes(rec: RecurrentPlan, n: int, size: int) -> int:
+    """A recurrent block, replicated under TP (every rank holds the gathered sequence): its
+    input, and per token and channel about eight activations (x and y branches, the GeLU, the
+    Conv1D output, the two gates, a and the gated product) plus the float32 scan inputs and
+    states (an estimate: the scan's log2(T) intermediate steps are not counted)."""
+    return n * rec.d_model * size + n * rec.width * (8 * size + 3 * 4)
+
+
 def _ffn_bytes(ffn: FfnPlan, tp: int, n: int, size: int) -> int:
     hidden_tensors = 4 if ffn.gated else 2
     total = n * ffn.d_model * size  # the gathered input
@@ -339,7 +365,11 @@ def _layer_shapes(layer: LayerPlan, prefix: str) -> list[tuple[str, Shape]]:
     out: list[tuple[str, Shape]] = []
     for name in ("attn_norm", "attn_post_norm", "ffn_norm", "ffn_post_norm"):
         out += _norm_shapes(getattr(layer, name), f"{prefix}.{name}")
-    att = layer.attention
+    att = layer.mixer
+    if isinstance(att, RecurrentPlan):
+        return (
+            out + _recurrent_shapes(att, f"{prefix}.attn") + _ffn_shapes(layer.ffn, f"{prefix}.ffn")
+        )
     q, kv = att.n_heads * att.head_dim, att.n_kv_heads * att.head_dim
     for name, rows, cols, bias in (
         ("q_proj", q, att.d_model, att.q_bias),
@@ -354,6 +384,20 @@ def _layer_shapes(layer: LayerPlan, prefix: str) -> list[tuple[str, Shape]]:
     out += _norm_shapes(att.sub_norm, f"{prefix}.attn.sub_norm")
     out += _ffn_shapes(layer.ffn, f"{prefix}.ffn")
     return out + _norm_shapes(layer.ffn.sub_norm, f"{prefix}.ffn.sub_norm")
+
+
+def _recurrent_shapes(rec: RecurrentPlan, prefix: str) -> list[tuple[str, Shape]]:
+    d, w, h, bw = rec.d_model, rec.width, rec.n_heads, rec.block_width
+    out = _linear(f"{prefix}.x_proj", w, d, rec.bias) + _linear(f"{prefix}.y_proj", w, d, rec.bias)
+    out += [(f"{prefix}.conv.weight", (w, 1, rec.conv_width))]
+    out += [(f"{prefix}.conv.bias", (w,))] if rec.bias else []
+    for gate in ("input_gate", "recurrent_gate"):
+        out += [
+            (f"{prefix}.lru.{gate}_weight", (h, bw, bw)),
+            (f"{prefix}.lru.{gate}_bias", (h, bw)),
+        ]
+    out += [(f"{prefix}.lru.a_param", (w,))]
+    return out + _linear(f"{prefix}.out_proj", d, w, rec.bias)
 
 
 def _ffn_shapes(ffn: FfnPlan, prefix: str) -> list[tuple[str, Shape]]:

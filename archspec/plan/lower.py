@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from archspec.analysis.params import count_params
+from archspec.plan.recurrent import recurrent_plan, round_bfloat16
 from archspec.plan.types import (
     AdapterPlan,
     Adapters,
@@ -57,7 +58,7 @@ def lower(spec: ModelSpec) -> ModelPlan:
         d_model=spec.d_model,
         n_layers=spec.n_layers,
         max_seq_len=spec.max_seq_len,
-        embed_scale=math.sqrt(spec.d_model) if spec.embedding.scale_by_sqrt_d_model else None,
+        embed_scale=_embed_scale(spec),
         position=spec.position.kind,
         ropes=ropes,
         alibi_slopes=alibi_slopes(spec.attention.n_heads)
@@ -82,6 +83,14 @@ def lower(spec: ModelSpec) -> ModelPlan:
         embed_norm=norm_plan(embedding.norm, spec.d_model) if embedding.norm else None,
         logit_scale=spec.head.logit_scale,
     )
+
+
+def _embed_scale(spec: ModelSpec) -> float | None:
+    """sqrt(d_model), first rounded to bfloat16 when the spec says so (RecurrentGemma)."""
+    if not spec.embedding.scale_by_sqrt_d_model:
+        return None
+    scale = math.sqrt(spec.d_model)
+    return round_bfloat16(scale) if spec.embedding.scale_dtype == "bfloat16" else scale
 
 
 def _adapter_plan(spec: ModelSpec, layer: int | None, name: str) -> AdapterPlan | None:
@@ -282,7 +291,7 @@ def _layer(
         attn_post_norm=norms[1],
         ffn_norm=norms[2],
         ffn_post_norm=norms[3],
-        attention=_attention(spec, layer),
+        mixer=recurrent_plan(spec) if layer.mixer == "recurrent" else _attention(spec, layer),
         ffn=_ffn(spec, layer),
         mask=windows.index(layer.attention.sliding_window),
         rope=rope,

@@ -197,6 +197,68 @@ class AttentionPlan:
 
 
 @dataclass(frozen=True)
+class RecurrentPlan:
+    """One layer's Griffin recurrent block (De et al. 2024): x and y projections, GeLU(tanh) gate
+    on y, causal depthwise Conv1D and RG-LRU on x, output projection of their product."""
+
+    d_model: int
+    width: int
+    n_heads: int
+    """Blocks of the block-diagonal RG-LRU gates (each width / n_heads square)."""
+    conv_width: int
+    c: float
+    bias: bool
+    class_name: str = "RecurrentBlock"
+
+    @property
+    def block_width(self) -> int:
+        return self.width // self.n_heads
+
+    @property
+    def linear_kinds(self) -> tuple[tuple[str, str], ...]:
+        """The block's projections are dense (BitLinear kinds cover attention and FFN ones)."""
+        return ()
+
+    @property
+    def sub_norm(self) -> None:
+        """No sub-norm: that is BitNet's, before an attention output projection."""
+        return None
+
+    @property
+    def adapters(self) -> Adapters:
+        """No adapter targets a recurrent block's projections."""
+        return ()
+
+    def linear(self, name: str) -> LinearPlan:
+        """The plan of projection ``name`` (`x_proj`, `y_proj`, `out_proj`)."""
+        d, w = self.d_model, self.width
+        in_f, out_f = {"x_proj": (d, w), "y_proj": (d, w), "out_proj": (w, d)}[name]
+        return LinearPlan(in_f, out_f, self.bias)
+
+    @property
+    def n_params(self) -> int:
+        """Three projections, the Conv1D (a kernel per channel), two block-diagonal gates with
+        biases, and the recurrence parameter a (one per channel)."""
+        linears = sum(
+            p.in_features * p.out_features + p.out_features * p.bias
+            for p in map(self.linear, ("x_proj", "y_proj", "out_proj"))
+        )
+        conv = self.width * self.conv_width + self.width * self.bias
+        gates = 2 * (self.n_heads * self.block_width**2 + self.width)
+        return linears + conv + gates + self.width
+
+    @property
+    def state_numbers(self) -> int:
+        """Numbers one sequence's state holds, whatever its length: the recurrence (width) and
+        the Conv1D's last conv_width - 1 inputs (width each)."""
+        return self.width * self.conv_width
+
+
+Mixer = AttentionPlan | RecurrentPlan
+"""A layer's token mixer; builders pick by type."""
+
+
+@dataclass(frozen=True)
 class FfnPlan:
     """A dense feed-forward network, or a mixture of experts of such FFNs."""
 
@@ -249,7 +311,8 @@ class LayerPlan:
     ffn_norm: NormPlan | None
     """For parallel wiring with a shared norm: None (the attention norm feeds both)."""
     ffn_post_norm: NormPlan | None
-    attention: AttentionPlan
+    mixer: Mixer
+    """The token mixer: self-attention or a recurrent block (builders pick by type)."""
     ffn: FfnPlan
     mask: int
     """Index into ModelPlan.windows: which attention mask this layer uses."""
@@ -310,7 +373,9 @@ class ModelPlan:
         layers = tuple(
             replace(
                 layer,
-                attention=replace(layer.attention, adapters=()),
+                mixer=replace(layer.mixer, adapters=())
+                if isinstance(layer.mixer, AttentionPlan)
+                else layer.mixer,
                 ffn=replace(layer.ffn, adapters=()),
             )
             for layer in self.layers
@@ -341,7 +406,7 @@ class ModelPlan:
         """Whether every layer has the same structure (so one constructor call builds them all)."""
         first = self.layers[0]
         return all(
-            layer.attention == first.attention
+            layer.mixer == first.mixer
             and layer.ffn == first.ffn
             and layer.mask == first.mask
             and layer.rope == first.rope

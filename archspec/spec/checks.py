@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from archspec.spec import resolve
 from archspec.spec.adapters import adapter_issues
 from archspec.spec.linear import linear_issues
+from archspec.spec.mixer_checks import mixer_issues
 
 if TYPE_CHECKING:
     from archspec.spec.model import AttentionSpec, FfnSpec, ModelSpec, NormSpec, PositionSpec
@@ -91,7 +92,7 @@ def cross_field_issues(spec: ModelSpec) -> list[tuple[Path, str]]:
             seen.add(message)
             issues.append((path if message in base else _blame(spec, layer.index, path), message))
     issues += _shared_rotary_rule(spec, layers) + adapter_issues(spec) + linear_issues(spec)
-    return issues + _sub_norm_rule(spec, layers)
+    return issues + _sub_norm_rule(spec, layers) + mixer_issues(spec, layers)
 
 
 def _bounds(spec: ModelSpec) -> list[tuple[Path, str]]:
@@ -266,8 +267,10 @@ def _rule_shape(spec: ModelSpec) -> list[tuple[Path, str]]:
                         ),
                     )
                 )
-        if not rule.attention and not rule.ffn and not rule.position:
-            issues.append((path, "a layer rule must override `attention`, `ffn` or `position`"))
+        if not rule.attention and not rule.ffn and not rule.position and rule.mixer is None:
+            issues.append(
+                (path, "a layer rule must override `attention`, `ffn`, `position` or `mixer`")
+            )
         issues += _position_rule_shape(spec, rule.position, path + ("position",))
     return issues
 

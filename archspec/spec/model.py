@@ -260,6 +260,26 @@ class AttentionSpec(SpecModel):
     when false."""
 
 
+class RecurrentSpec(SpecModel):
+    """Griffin's recurrent block (De et al. 2024, Fig. 2; RecurrentGemma): two projections of the
+    input, one through GeLU(tanh) as a gate, the other through a causal depthwise Conv1D and the
+    RG-LRU, their product projected back to `d_model`."""
+
+    width: PositiveInt
+    """Width of the recurrence: outputs of the `x` and `y` projections, channels of the Conv1D and
+    of the RG-LRU (RecurrentGemma: `lru_width`)."""
+    n_heads: PositiveInt
+    """Blocks of the block-diagonal input and recurrence gates of the RG-LRU, each `width /
+    n_heads` square (RecurrentGemma: `num_attention_heads`)."""
+    conv_width: PositiveInt = 4
+    """Kernel size of the causal depthwise Conv1D (RecurrentGemma: `conv1d_width`, 4)."""
+    c: PositiveFloat = 8.0
+    """The RG-LRU's constant: a_t = sigmoid(Λ)^(c r_t), as a = exp(-c r_t softplus(-Λ)) (Griffin,
+    eq. 4: c = 8)."""
+    bias: bool = True
+    """Bias on the `x`, `y` and output projections and the Conv1D (RecurrentGemma: true)."""
+
+
 # --- feed-forward ------------------------------------------------------------------------------
 
 Activation = Literal[
@@ -337,6 +357,11 @@ class EmbeddingSpec(SpecModel):
     norm: NormSpec | None = None
     """A norm applied to the embeddings, after any scaling and position embedding (BLOOM:
     `word_embeddings_layernorm`, a LayerNorm); null: none."""
+    scale_dtype: Literal["bfloat16"] | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
+    """With `scale_by_sqrt_d_model`: `sqrt(d_model)` is first rounded to this dtype whatever the
+    running dtype (RecurrentGemma: bfloat16, so 50.5 for d_model 2560); null: the running dtype."""
 
 
 class HeadSpec(SpecModel):
@@ -370,6 +395,9 @@ class TokensSpec(SpecModel):
     """Id of the padding token (`pad_token_id`)."""
 
 
+Mixer = Literal["attention", "recurrent"]
+
+
 class LayerRule(SpecModel):
     """Overrides for a set of layers: the layers listed, or every `every`-th from `offset`."""
 
@@ -387,6 +415,9 @@ class LayerRule(SpecModel):
     """Position fields to override on those layers, in a RoPE (or NoPE) model: `kind` (`rope` or
     `none`: SmolLM3's and Cohere 2's layers without positions), `theta` and `scaling` (Gemma 3:
     global layers at theta 1e6 with linear scaling 8, local ones at 1e4)."""
+    mixer: Mixer | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The token mixer of those layers (`attention` or `recurrent`), or null: the model's `mixer`
+    (RecurrentGemma: `{every: 3, offset: 2, mixer: attention}`)."""
 
 
 # --- adapters ----------------------------------------------------------------------------------
@@ -507,7 +538,13 @@ class ModelSpec(SpecModel):
     position: PositionSpec = Field(default_factory=RopePosition)
     """Position encoding."""
     attention: AttentionSpec
-    """Self-attention."""
+    """Self-attention (of the layers whose mixer is `attention`)."""
+    mixer: Mixer = Field(default="attention", exclude_if=lambda value: value == "attention")
+    """The token mixer of every layer unless a layer rule says otherwise: `attention`, or
+    `recurrent` (Griffin's recurrent block, configured by `recurrent`; Hawk: every layer)."""
+    recurrent: RecurrentSpec | None = Field(default=None, exclude_if=lambda value: value is None)
+    """Griffin's recurrent block, for the layers whose mixer is `recurrent`, or null; left out of
+    dumps when null."""
     ffn: FfnSpec
     """Feed-forward network."""
     block: BlockSpec = Field(default_factory=BlockSpec)

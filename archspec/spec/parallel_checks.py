@@ -143,11 +143,14 @@ def spec_tp_problems(spec: ModelSpec, tp: int) -> list[tuple[int | None, tuple[P
     out: list[tuple[int | None, tuple[Path, str]]] = []
     for layer in resolve.layer_specs(spec):
         att, ffn = layer.attention, layer.ffn
+        recurrent = layer.mixer == "recurrent"  # replicated under TP: nothing to split
         sizes = SplitSizes(
-            n_heads=att.n_heads,
-            n_kv_heads=resolve.n_kv_heads(att),
+            n_heads=0 if recurrent else att.n_heads,
+            n_kv_heads=0 if recurrent else resolve.n_kv_heads(att),
             hidden_dim=0 if ffn.moe else ffn.hidden_dim,
-            whole_projection_qk_norm=att.qk_norm is not None and att.qk_norm.scope != "head",
+            whole_projection_qk_norm=not recurrent
+            and att.qk_norm is not None
+            and att.qk_norm.scope != "head",
             vocab_rows=resolve.vocab_rows(spec),
             position=spec.position.kind,
             ternary=bool(linear.projections(spec)),

@@ -60,6 +60,8 @@ class LayerSpec:
     attention: AttentionSpec
     ffn: FfnSpec
     position: PositionSpec
+    mixer: str = "attention"
+    """`attention` or `recurrent` (the model's `mixer`, or the last rule that sets one)."""
 
 
 def layer_specs(spec: ModelSpec) -> tuple[LayerSpec, ...]:
@@ -71,13 +73,16 @@ def layer_specs(spec: ModelSpec) -> tuple[LayerSpec, ...]:
         if rules not in cache:
             cache[rules] = _apply_rules(spec, rules, index)
         layer = cache[rules]
-        out.append(LayerSpec(index, layer.attention, layer.ffn, layer.position))
+        out.append(LayerSpec(index, layer.attention, layer.ffn, layer.position, layer.mixer))
     return tuple(out)
 
 
 def _apply_rules(spec: ModelSpec, rules: tuple[int, ...], index: int) -> LayerSpec:
+    mixer = spec.mixer
+    for k in rules:
+        mixer = spec.layer_overrides[k].mixer or mixer
     if not rules:
-        return LayerSpec(index, spec.attention, spec.ffn, spec.position)
+        return LayerSpec(index, spec.attention, spec.ffn, spec.position, mixer)
     attention = spec.attention.model_dump(exclude_unset=True)
     ffn = spec.ffn.model_dump(exclude_unset=True)
     position = position_data(spec.position)
@@ -90,6 +95,7 @@ def _apply_rules(spec: ModelSpec, rules: tuple[int, ...], index: int) -> LayerSp
         AttentionSpec.model_validate(attention),
         FfnSpec.model_validate(ffn),
         POSITION.validate_python(position),
+        mixer,
     )
 
 

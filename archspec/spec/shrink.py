@@ -25,6 +25,8 @@ def shrink(
         max_seq_len=64,
     )
     data["ffn"]["hidden_dim"] = 96
+    if data.get("recurrent"):
+        data["recurrent"].update(width=d_model, n_heads=4)
     if data["ffn"]["moe"]:
         data["ffn"]["moe"]["n_experts"] = 4
     return ModelSpec.model_validate(data)

@@ -132,9 +132,16 @@ ALLOWED_BRANCHES: dict[str, set[str]] = {
         "attention_mask is None",
         "keep is not None and keep.shape != (B, S)",
         "keep is None and start + T > MAX_SEQ_LEN",
+        "keep is not None",  # recurrent layers refuse left padding
     },
     "Attention.forward": {"cache is not None"},
     "KVCache.update": {"end > self.max_len"},
+    # Recurrent models: is there a cache, does the step continue it and fit it; the scan's
+    # log2(T) strides; an explicit mask to cut to a local layer's window.
+    "RecurrentBlock.forward": {"cache is None", "cache is not None"},
+    "StateCache.check": {"start != self.length", "start + T > self.max_len"},
+    "StateCache.last_keys": {"attn_mask is None"},
+    "linear_scan": {"k < T"},
     # generate: its arguments (padding mask, end-of-sequence ids, length) and whether rows ended.
     "Transformer.generate": {
         "attention_mask is None",
@@ -300,7 +307,8 @@ def check_structure(src: str) -> None:
             assert names_used(node) - {"register_autograd"} <= set(defined), ast.unparse(node)
         else:
             raise AssertionError(f"unexpected top-level statement: {ast.unparse(node)[:80]}")
-    assert {"Transformer", "build_model", "KVCache"} <= set(defined)
+    assert {"Transformer", "build_model"} <= set(defined)
+    assert {"KVCache", "StateCache"} & set(defined)  # StateCache: models with recurrent layers
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -145,6 +145,26 @@ V4_KEYS: dict[str, set[str]] = {
     | {"norm_epsilon", "sliding_window", "use_bias"},
     "olmoe": _LLAMA_V4
     | {"attention_bias", "clip_qkv", "num_experts", "num_experts_per_tok", "norm_topk_prob"},
+    # RecurrentGemmaConfig (4.40+): no max_position_embeddings, no head_dim (derived).
+    "recurrent_gemma": {
+        "vocab_size",
+        "hidden_size",
+        "intermediate_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "lru_width",
+        "attention_window_size",
+        "conv1d_width",
+        "logits_soft_cap",
+        "rms_norm_eps",
+        "hidden_activation",
+        "partial_rotary_factor",
+        "rope_theta",
+        "block_types",
+        "attention_bias",
+        "tie_word_embeddings",
+    },
 }
 """Architecture keys each family's transformers 4.x configuration class reads."""
 

@@ -19,7 +19,7 @@ def test_plan_scales_the_bias_by_the_score_scale_only_when_asked() -> None:
     press = lower(tiny_spec(position={"kind": "alibi"}))
     assert press.alibi_scale is None and not press.alibi_bfloat16
     falcon = lower(tiny_spec(position={"kind": "alibi", "scaled": True, "bias_dtype": "bfloat16"}))
-    head_dim = falcon.layers[0].attention.head_dim
+    head_dim = falcon.layers[0].mixer.head_dim
     assert falcon.alibi_scale == head_dim**-0.5 and falcon.alibi_bfloat16
     custom = lower(tiny_spec(position={"kind": "alibi", "scaled": True}, attention={"scale": 0.3}))
     assert custom.alibi_scale == 0.3

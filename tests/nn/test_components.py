@@ -332,7 +332,7 @@ def test_additive_mask_of_each_kind() -> None:
 def attention_plan(**attention: object):
     spec = tiny_spec(d_model=16, attention={"n_heads": 4, **attention})
     plan = lower(spec)
-    return plan.layers[0].attention, plan.rope
+    return plan.layers[0].mixer, plan.rope
 
 
 def test_grouped_query_attention_equals_mha_with_repeated_key_value_heads() -> None:

@@ -26,6 +26,8 @@ STATE_DICT_NAME = re.compile(
     r"|layers\.\d+\.(attn_norm|attn_post_norm|ffn_norm|ffn_post_norm)\.(weight|bias)"
     r"|layers\.\d+\.attn\.([qkvo]_proj\.(weight|bias)|[qk]_norm\.(weight|bias))"
     r"|layers\.\d+\.(attn|ffn)\.sub_norm\.(weight|bias)"
+    r"|layers\.\d+\.attn\.((x|y|out)_proj\.(weight|bias)|conv\.(weight|bias)"
+    r"|lru\.((input|recurrent)_gate_(weight|bias)|a_param))"
     r"|layers\.\d+\.ffn\.((gate|up|down)_proj\.(weight|bias)|router\.(weight|bias)"
     r"|experts\.(gate|up|down)_(proj|bias)))$"
 )

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 
 from archspec import load_spec
-from archspec.analysis.params import count_params
+from archspec.analysis.params import count_params, recurrent_params
 from archspec.plan.lower import alibi_slopes, lower, norm_plan
-from archspec.plan.types import ModelPlan
+from archspec.plan.types import ModelPlan, RecurrentPlan
 from archspec.spec import resolve
 from archspec.spec.model import LayerNormSpec, ModelSpec, RMSNormSpec
 from archspec.spec.shipped import shipped_names
@@ -27,9 +27,14 @@ def check_plan(spec: ModelSpec, plan: ModelPlan) -> None:
     assert [layer.index for layer in plan.layers] == list(range(spec.n_layers))
     assert len(set(plan.windows)) == len(plan.windows)
     for layer, resolved in zip(plan.layers, resolve.layer_specs(spec), strict=True):
-        att, ffn = layer.attention, layer.ffn
+        att, ffn = layer.mixer, layer.ffn
         assert plan.windows[layer.mask] == resolved.attention.sliding_window
         assert att.d_model == ffn.d_model == spec.d_model
+        assert ffn.hidden_dim == resolved.ffn.hidden_dim
+        if isinstance(att, RecurrentPlan):
+            assert resolved.mixer == "recurrent" and att.width == spec.recurrent.width
+            assert att.n_params == recurrent_params(spec)
+            continue
         assert att.n_heads % att.n_kv_heads == 0 and att.n_rep == att.n_heads // att.n_kv_heads
         assert att.head_dim == resolve.head_dim(resolved.attention, spec.d_model)
         assert ffn.hidden_dim == resolved.ffn.hidden_dim
@@ -93,7 +98,7 @@ def test_plan_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.d_model = 32  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        plan.layers[0].attention.n_heads = 2  # type: ignore[misc]
+        plan.layers[0].mixer.n_heads = 2  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
@@ -143,13 +148,13 @@ def test_norms_are_named_for_what_they_are(
 
 def test_biases_follow_the_global_default_unless_overridden() -> None:
     att = lower(tiny_spec(bias=True, attention={"o_bias": False}, ffn={"bias": False})).layers[0]
-    assert (att.attention.q_bias, att.attention.k_bias, att.attention.v_bias) == (True,) * 3
-    assert att.attention.o_bias is False and att.ffn.bias is False
+    assert (att.mixer.q_bias, att.mixer.k_bias, att.mixer.v_bias) == (True,) * 3
+    assert att.mixer.o_bias is False and att.ffn.bias is False
 
 
 def test_attention_scale_defaults_to_inverse_sqrt_head_dim() -> None:
-    assert lower(tiny_spec()).layers[0].attention.scale == 4**-0.5
-    assert lower(tiny_spec(attention={"scale": 0.5})).layers[0].attention.scale == 0.5
+    assert lower(tiny_spec()).layers[0].mixer.scale == 4**-0.5
+    assert lower(tiny_spec(attention={"scale": 0.5})).layers[0].mixer.scale == 0.5
 
 
 def test_layer_overrides_give_per_layer_windows_and_widths() -> None:
@@ -219,7 +224,7 @@ def test_shipped_architecture_choices(
 ) -> None:
     plan = lower(load_spec(name))
     assert plan.windows == windows
-    assert plan.layers[0].attention.class_name == attention
+    assert plan.layers[0].mixer.class_name == attention
     assert plan.layers[0].ffn.class_name == ffn
     if name == "gemma2-9b":
         assert [layer.mask for layer in plan.layers[:4]] == [0, 1, 0, 1]
@@ -246,7 +251,7 @@ def test_layers_get_their_own_rope_or_none() -> None:
     assert [r.theta for r in plan.ropes] == [10000.0, 1e6]
     assert plan.ropes[1].scaling == "linear" and plan.ropes[1].factor == 8.0
     assert [layer.rope for layer in plan.layers] == [0, 1, None, 1]
-    assert [layer.attention.rope for layer in plan.layers] == [True, True, False, True]
+    assert [layer.mixer.rope for layer in plan.layers] == [True, True, False, True]
     assert resolve.resolved_dict(spec)["derived"]["position_per_layer"] == [
         "rope theta=10000",
         "rope theta=1e+06 linear x8",

@@ -80,7 +80,7 @@ def test_unknown_key_deep_in_a_list_item() -> None:
         + "layer_overrides:\n  - layers: [0]\n    every_other: true\n    ffn: {hidden_dim: 8}\n"
     )
     issue = only_issue(text)
-    assert issue.allowed == ("layers", "every", "offset", "attention", "ffn", "position")
+    assert issue.allowed == ("layers", "every", "offset", "attention", "ffn", "position", "mixer")
     assert where(issue) == ("spec.yaml", 13, 5, "layer_overrides.0.every_other")
 
 
@@ -102,7 +102,7 @@ def test_unknown_key_deep_in_a_list_item() -> None:
         ),
         (TINY_YAML + "block: {placment: pre}\n", "block.placment", "placement"),
         (TINY_YAML + "head: {tie_embedding: true}\n", "head.tie_embedding", "tie_embeddings"),
-        (TINY_YAML + "embedding: {scale: true}\n", "embedding.scale", None),
+        (TINY_YAML + "embedding: {scale: true}\n", "embedding.scale", "scale_dtype"),
         (
             tiny_with(
                 "hidden_dim: 32",
@@ -554,14 +554,14 @@ OVERRIDES = TINY_YAML + "layer_overrides:\n"  # the first rule starts on line 12
             "layer_overrides.0",
             12,
             5,
-            "a layer rule must override `attention`, `ffn` or `position`",
+            "a layer rule must override `attention`, `ffn`, `position` or `mixer`",
         ),
         (
             "  - layers: [0]\n    ffn: {hidden_dim: 8}\n  - every: 1\n    attention: {}\n",
             "layer_overrides.1",
             14,
             5,
-            "a layer rule must override `attention`, `ffn` or `position`",
+            "a layer rule must override `attention`, `ffn`, `position` or `mixer`",
         ),
     ],
     ids=[

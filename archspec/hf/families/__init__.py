@@ -32,6 +32,7 @@ from archspec.hf.families import (
     qwen2,
     qwen3,
     qwen3_moe,
+    recurrent_gemma,
     smollm3,
     stablelm,
     starcoder2,
@@ -68,6 +69,7 @@ FAMILIES: dict[str, Family] = {
         bloom,
         gemma3_text,
         bitnet,
+        recurrent_gemma,
     )
 }
 """Every supported family by model_type, in the order export tries them (the first exact one wins)."""
