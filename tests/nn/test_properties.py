@@ -230,7 +230,7 @@ def test_start_pos_without_cache_only_shifts_positions(
     # by design, so a shifted position rotates q and k by angles ~1e-7 off, and an activation
     # that close to a rounding boundary moves one int8 level (a discontinuity, not an error, as
     # a flipped router decision). Relative positions there are exact only mathematically.
-    rope = any(layer.attention.rope for layer in lower(spec).layers)
+    rope = any(layer.rope is not None for layer in lower(spec).layers)
     assume(not (rope and _bitlinear(spec)))
     model = model_for(spec, backend)
     T = seq_len(spec, 8)
@@ -249,7 +249,7 @@ def test_start_pos_without_cache_only_shifts_positions(
 
 def _bitlinear(spec: ModelSpec) -> bool:
     return any(
-        layer.attention.linear_kinds or layer.ffn.linear_kinds for layer in lower(spec).layers
+        layer.mixer.linear_kinds or layer.ffn.linear_kinds for layer in lower(spec).layers
     )
 
 
