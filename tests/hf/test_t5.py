@@ -8,15 +8,14 @@ the FLAN checkpoints hold, compared like with like.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from archspec.hf import t5_weights
-from archspec.hf.families import t5
-from archspec.nn.model import build_model
-from archspec.spec.model import ModelSpec
+from archspec.hf.config import hf_config_to_spec, spec_to_hf_config
+from archspec.hf.loader import load_pretrained, save_pretrained
 
 transformers = pytest.importorskip("transformers")
 
@@ -60,18 +59,17 @@ def hf_model(config: dict[str, Any]) -> Any:
     return model.eval()
 
 
-def ours(config: dict[str, Any], hf: Any) -> torch.nn.Module:
-    spec = ModelSpec.model_validate(t5.read(config, "tiny-t5"))
-    model = build_model(spec)
-    model.load_state_dict(t5_weights.from_hf(spec, hf.state_dict()))
-    return model.eval()
+def ours(hf: Any, folder: Path) -> torch.nn.Module:
+    """transformers saves the model, archspec's `load_pretrained` reads it back."""
+    hf.save_pretrained(folder)
+    return load_pretrained(folder).eval()
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_logits_match_transformers(case: str) -> None:
+def test_logits_match_transformers(case: str, tmp_path: Path) -> None:
     config = CASES[case]
     hf = hf_model(config)
-    model = ours(config, hf)
+    model = ours(hf, tmp_path)
     torch.manual_seed(1)
     ids = torch.randint(2, 80, (2, 30))  # longer than max_distance: the log buckets are used
     mask = torch.ones_like(ids)
@@ -84,11 +82,11 @@ def test_logits_match_transformers(case: str) -> None:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_greedy_generate_matches_transformers(case: str) -> None:
+def test_greedy_generate_matches_transformers(case: str, tmp_path: Path) -> None:
     # transformers sizes its decoder cache by `num_layers` (the encoder's): equal depths here.
     config = {**CASES[case], "num_decoder_layers": TINY["num_layers"]}
     hf = hf_model(config)
-    model = ours(config, hf)
+    model = ours(hf, tmp_path)
     torch.manual_seed(2)
     ids = torch.randint(2, 80, (2, 12))
     mask = torch.ones_like(ids)
@@ -100,9 +98,8 @@ def test_greedy_generate_matches_transformers(case: str) -> None:
     assert torch.equal(got, want)
 
 
-def test_cached_decoding_equals_full_decoding() -> None:
-    hf = hf_model(CASES["flan-gated-gelu-untied"])
-    model = ours(CASES["flan-gated-gelu-untied"], hf)
+def test_cached_decoding_equals_full_decoding(tmp_path: Path) -> None:
+    model = ours(hf_model(CASES["flan-gated-gelu-untied"]), tmp_path)
     ids, dec = torch.randint(2, 80, (2, 9)), torch.randint(2, 80, (2, 7))
     with torch.no_grad():
         full = model(ids, decoder_input_ids=dec)
@@ -112,9 +109,27 @@ def test_cached_decoding_equals_full_decoding() -> None:
     assert (torch.cat(steps, dim=1) - full).abs().max().item() < TOLERANCE
 
 
-def test_export_config_reads_back() -> None:
-    for config in CASES.values():
-        spec = ModelSpec.model_validate(t5.read(config, "tiny-t5"))
-        again = ModelSpec.model_validate(t5.read(t5.write(spec), "tiny-t5"))
-        assert again.model_dump(exclude={"tokens"}) == spec.model_dump(exclude={"tokens"})
-        transformers.T5Config(**t5.write(spec))  # transformers accepts it
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_export_is_what_transformers_and_archspec_read(case: str, tmp_path: Path) -> None:
+    """Hub spelling in, archspec export out; archspec's own export loads in transformers with
+    the same logits (save_pretrained of the runtime module)."""
+    spec, _ = hf_config_to_spec({"model_type": "t5", **CASES[case]}, name="tiny-t5")
+    config = spec_to_hf_config(spec)
+    again, _ = hf_config_to_spec(config, name="tiny-t5")
+    assert again.model_dump(exclude={"tokens", "description", "dtype"}) == spec.model_dump(
+        exclude={"tokens", "description", "dtype"}
+    )
+    model = ours(hf_model(CASES[case]), tmp_path / "in")
+    save_pretrained(model, tmp_path / "out")
+    hf = transformers.T5ForConditionalGeneration.from_pretrained(tmp_path / "out").eval()
+    ids, dec = torch.randint(2, 80, (2, 9)), torch.randint(2, 80, (2, 7))
+    with torch.no_grad():
+        diff = hf(input_ids=ids, decoder_input_ids=dec).logits - model(ids, decoder_input_ids=dec)
+    assert diff.abs().max().item() < TOLERANCE
+
+
+def test_dense_act_fn_spelling_reads_like_feed_forward_proj() -> None:
+    base = {"model_type": "t5", **TINY, "tie_word_embeddings": False}
+    a, _ = hf_config_to_spec({**base, "feed_forward_proj": "gated-gelu"}, name="a")
+    b, _ = hf_config_to_spec({**base, "dense_act_fn": "gelu_new", "is_gated_act": True}, name="a")
+    assert a.ffn == b.ffn and a.ffn.activation == "geglu_tanh"

@@ -34,6 +34,7 @@ from archspec.hf.families import (
     smollm3,
     stablelm,
     starcoder2,
+    t5,
 )
 from archspec.hf.families.base import Family
 
@@ -66,6 +67,7 @@ FAMILIES: dict[str, Family] = {
         cohere2,
         bloom,
         gemma3_text,
+        t5,
     )
 }
 """Every supported family by model_type, in the order export tries them (the first exact one wins)."""

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from archspec.hf.families.base import Family
+from archspec.hf.keys import ConfigKeys, HFConfigError, Layout
+from archspec.hf.tables import NameTable
 from archspec.spec import resolve
 from archspec.spec.model import ModelSpec
 
@@ -33,95 +36,111 @@ _TO_HF = {
 }
 
 
-class T5ConfigError(ValueError):
-    """A T5 config.json value archspec cannot map."""
+def ffn_activation(k: ConfigKeys) -> str:
+    """The spec activation of a T5 config, from `feed_forward_proj` or the `dense_act_fn` +
+    `is_gated_act` pair (T5Config: `gated-gelu` means gelu_new, the tanh approximation)."""
+    if not k.present("feed_forward_proj") and k.present("dense_act_fn"):
+        gated, act = k.get_bool("is_gated_act", False), k.get_str("dense_act_fn")
+        return _lookup(act, gated, "dense_act_fn")
+    proj = k.get_str("feed_forward_proj", "relu")
+    parts = proj.split("-")
+    if len(parts) > 2 or (len(parts) == 2 and parts[0] != "gated"):
+        raise HFConfigError(
+            f"feed_forward_proj {proj!r} is not `ACT` or `gated-ACT`", keys=("feed_forward_proj",)
+        )
+    gated, act = len(parts) == 2, "gelu_new" if proj == "gated-gelu" else parts[-1]
+    # T5Config derives these two from feed_forward_proj and saves them: they must agree.
+    if k.present("dense_act_fn") and k.get_str("dense_act_fn") != act:
+        raise HFConfigError(
+            f"dense_act_fn {k.config['dense_act_fn']!r} disagrees with feed_forward_proj {proj!r}",
+            keys=("dense_act_fn", "feed_forward_proj"),
+        )
+    if k.present("is_gated_act") and k.get_bool("is_gated_act") != gated:
+        raise HFConfigError(
+            f"is_gated_act disagrees with feed_forward_proj {proj!r}",
+            keys=("is_gated_act", "feed_forward_proj"),
+        )
+    return _lookup(act, gated, "feed_forward_proj")
 
 
-def ffn_activation(config: dict[str, Any]) -> str:
-    """The spec activation of a T5 config, from `feed_forward_proj` or `dense_act_fn` +
-    `is_gated_act` (T5Config: `gated-gelu` means gelu_new, the tanh approximation)."""
-    proj = config.get("feed_forward_proj")
-    if proj is not None:
-        parts = proj.split("-")
-        gated = parts[0] == "gated" and len(parts) == 2
-        act = "gelu_new" if proj == "gated-gelu" else parts[-1]
-    else:
-        gated = bool(config.get("is_gated_act", False))
-        act = config.get("dense_act_fn", "relu")
+def _lookup(act: str, gated: bool, key: str) -> str:
     table = _GATED if gated else _PLAIN
     if act not in table:
-        raise T5ConfigError(f"feed_forward_proj {proj or act!r}: archspec maps {sorted(table)}")
+        kind = "gated " if gated else ""
+        raise HFConfigError(
+            f"{key}: {kind}activation {act!r} is not one archspec maps ({', '.join(sorted(table))})",
+            keys=(key,),
+        )
     return table[act]
 
 
-def read(config: dict[str, Any], name: str = "t5") -> dict[str, Any]:
-    """Spec data of a T5 config.json (T5Config defaults where keys are missing)."""
-    d_model = config.get("d_model", 512)
-    n_heads = config.get("num_heads", 8)
-    n_layers = config.get("num_layers", 6)
-    decoder_layers = config.get("num_decoder_layers") or n_layers
-    tied = config.get("tie_word_embeddings", True) is not False
+def read(k: ConfigKeys) -> dict[str, Any]:
+    """Spec data of a T5 config (T5Config defaults where keys are missing)."""
+    d_model = k.get_int("d_model", 512, aliases=("hidden_size",))
+    n_layers = k.get_int("num_layers", 6, aliases=("num_hidden_layers",))
+    decoder_layers = k.get_int("num_decoder_layers", None, null=None) or n_layers
+    # Hub configs: `tie_word_embeddings` false for v1.1 / FLAN's own lm_head. transformers 5
+    # saves `tie_word_embeddings: true` always and the written value as `scale_decoder_outputs`
+    # (and unties the head when the checkpoint holds its own `lm_head`, as v1.1 ones do).
+    written = k.get_bool("tie_word_embeddings", True)
+    scaled = k.get_bool("scale_decoder_outputs", written)
+    tied = written and scaled
     head: dict[str, Any] = {"tie_embeddings": tied}
-    if tied:  # T5 v1.0: sequence_output * d_model ** -0.5 before the tied head
+    if scaled:  # T5 v1.0: sequence_output * d_model ** -0.5 before the tied head
         head["logit_scale"] = d_model**-0.5
-    tokens = {
-        key: config[hf]
-        for key, hf in (("bos", "bos_token_id"), ("eos", "eos_token_id"), ("pad", "pad_token_id"))
-        if config.get(hf) is not None
-    }
     return {
-        "name": name,
-        "dtype": config.get("torch_dtype") or config.get("dtype") or "float32",
-        "vocab_size": config.get("vocab_size", 32128),
+        "vocab_size": k.get_int("vocab_size", 32128),
         "d_model": d_model,
         "n_layers": decoder_layers,
-        "max_seq_len": config.get("n_positions", 512),
-        "norm": {"kind": "rmsnorm", "eps": config.get("layer_norm_epsilon", 1e-6)},
+        "max_seq_len": k.get_int("n_positions", 512),
+        "bias": False,
+        "norm": {"kind": "rmsnorm", "eps": k.get_float("layer_norm_epsilon", 1e-6)},
         "position": {
             "kind": "relative_bias",
-            "n_buckets": config.get("relative_attention_num_buckets", 32),
-            "max_distance": config.get("relative_attention_max_distance", 128),
+            "n_buckets": k.get_int("relative_attention_num_buckets", 32),
+            "max_distance": k.get_int("relative_attention_max_distance", 128),
         },
-        "attention": {"n_heads": n_heads, "head_dim": config.get("d_kv", 64), "scale": 1.0},
-        "ffn": {"activation": ffn_activation(config), "hidden_dim": config.get("d_ff", 2048)},
+        "attention": {
+            "n_heads": k.get_int("num_heads", 8, aliases=("num_attention_heads",)),
+            "head_dim": k.get_int("d_kv", 64, aliases=("head_dim",)),
+            "scale": 1.0,
+        },
+        "ffn": {"activation": ffn_activation(k), "hidden_dim": k.get_int("d_ff", 2048)},
         "head": head,
         "encoder": {"n_layers": n_layers},
         "cross_attention": {},
-        **({"tokens": tokens} if tokens else {}),
     }
 
 
-def write(spec: ModelSpec) -> dict[str, Any]:
-    """A T5 config.json of an encoder-decoder spec (the same layout `read` maps back)."""
-    if spec.encoder is None:
-        raise T5ConfigError(f"{spec.name} is decoder-only; the t5 family is encoder-decoder")
-    act, gated = _TO_HF[spec.ffn.activation]
+def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
+    """The T5 architecture keys of a spec (what `read` maps back; a decoder-only spec reads back
+    as an encoder-decoder, so the export refuses it as not exact)."""
+    act, gated = _TO_HF.get(spec.ffn.activation, ("relu", False))
     position = spec.position
-    tokens = spec.tokens
+    encoder_layers = spec.encoder.n_layers if spec.encoder is not None else spec.n_layers
     return {
-        "model_type": MODEL_TYPE,
-        "architectures": [ARCHITECTURE],
         "vocab_size": resolve.vocab_rows(spec),
         "d_model": spec.d_model,
         "d_kv": resolve.head_dim(spec.attention, spec.d_model),
         "d_ff": spec.ffn.hidden_dim,
-        "num_layers": spec.encoder.n_layers,
+        "num_layers": encoder_layers,
         "num_decoder_layers": spec.n_layers,
         "num_heads": spec.attention.n_heads,
         "relative_attention_num_buckets": getattr(position, "n_buckets", 32),
         "relative_attention_max_distance": getattr(position, "max_distance", 128),
         "layer_norm_epsilon": spec.norm.eps,
-        "feed_forward_proj": ("gated-" if gated else "")
-        + ("gelu" if gated and act == "gelu_new" else act),
+        "feed_forward_proj": ("gated-gelu" if act == "gelu_new" else f"gated-{act}")
+        if gated
+        else act,
         "dense_act_fn": act,
         "is_gated_act": gated,
         "tie_word_embeddings": spec.head.tie_embeddings,
+        "scale_decoder_outputs": spec.head.logit_scale is not None,
         "n_positions": spec.max_seq_len,
         "is_encoder_decoder": True,
-        "decoder_start_token_id": 0 if tokens is None or tokens.pad is None else tokens.pad,
-        "pad_token_id": 0 if tokens is None or tokens.pad is None else tokens.pad,
-        "eos_token_id": 1 if tokens is None or tokens.eos is None else tokens.eos,
-        "torch_dtype": spec.dtype,
+        "decoder_start_token_id": 0
+        if spec.tokens is None or spec.tokens.pad is None
+        else spec.tokens.pad,
     }
 
 
@@ -164,8 +183,30 @@ def names(n_encoder: int, n_decoder: int, gated: bool) -> dict[str, str]:
     return table
 
 
-def spec_names(spec: ModelSpec) -> dict[str, str]:
-    """:func:`names` for an encoder-decoder spec."""
-    if spec.encoder is None:
-        raise T5ConfigError(f"{spec.name} is decoder-only; the t5 family is encoder-decoder")
-    return names(spec.encoder.n_layers, spec.n_layers, resolve.is_gated(spec.ffn))
+FAMILY = Family(
+    MODEL_TYPE,
+    ARCHITECTURE,
+    read,
+    write,
+    NameTable(
+        (MODEL_TYPE,),
+        base="",
+        top={"embed": "shared", "final_norm": "decoder.final_layer_norm", "lm_head": "lm_head"},
+        layer="decoder.block.{i}.",
+        modules={},
+        # transformers saves the stacks' embed_tokens tied to `shared` (or leaves them out)
+        ignored=(r"^(encoder|decoder)\.embed_tokens\.weight$",),
+        explicit=names,
+    ),
+    {
+        "dropout_rate": "dropout, training only",
+        "classifier_dropout": "dropout of the classification head, not in the LM",
+        "initializer_factor": "initialisation scale, training only",
+        "output_past": "legacy cache flag",
+        "decoder_start_token_id": "generation setting (T5: the pad id 0), not architecture",
+        "is_decoder": "T5Config flag for the stacks; the conditional-generation model has both",
+        "use_cache": "generation setting",
+        "task_specific_params": "generation prompts, not architecture",
+    },
+    encoder_decoder=True,
+)
