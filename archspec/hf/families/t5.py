@@ -138,9 +138,6 @@ def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
         "scale_decoder_outputs": spec.head.logit_scale is not None,
         "n_positions": spec.max_seq_len,
         "is_encoder_decoder": True,
-        "decoder_start_token_id": 0
-        if spec.tokens is None or spec.tokens.pad is None
-        else spec.tokens.pad,
     }
 
 
