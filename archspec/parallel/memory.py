@@ -39,7 +39,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from archspec.parallel.layout import parallel_layout
-from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, NormPlan
+from archspec.plan.types import (
+    AttentionPlan,
+    FfnPlan,
+    LayerPlan,
+    ModelPlan,
+    NormPlan,
+    refuse_encoder_decoder,
+)
 
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 OPTIMIZER_STATES = {"adamw": 2, "adam": 2, "sgd": 0}
@@ -94,6 +101,7 @@ class MemoryPlan:
 
 def param_shapes(plan: ModelPlan) -> list[tuple[str, Shape]]:
     """Every parameter tensor of the model (tied weights once), named as the modules name them."""
+    refuse_encoder_decoder(plan, "the memory planner")
     d, rows = plan.d_model, plan.vocab_rows
     out: list[tuple[str, Shape]] = [("embed.weight", (rows, d))]
     if plan.position == "learned":

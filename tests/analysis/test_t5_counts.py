@@ -36,11 +36,12 @@ def test_published_counts(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_counts_equal_transformers_and_the_module(name: str) -> None:
     transformers = pytest.importorskip("transformers")
-    from archspec.hf.families import t5
+    from archspec.hf.config import spec_to_hf_config
     from archspec.nn.model import build_model
 
     spec = load_spec(name)
-    config = t5.write(spec)
+    config = spec_to_hf_config(spec)
+    config.pop("model_type")
     with torch.device("meta"):
         hf = transformers.T5ForConditionalGeneration(transformers.T5Config(**config))
         if not spec.head.tie_embeddings:
