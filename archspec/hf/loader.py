@@ -180,6 +180,9 @@ def load_state_dict_into(
     own = model.state_dict()
     if "lm_head.weight" in own and "lm_head.weight" not in state and plan.tie_embeddings:
         state["lm_head.weight"] = state["embed.weight"]
+    shared = plan.encoder is not None and not plan.encoder.own_embedding
+    if shared and "encoder.embed.weight" in own:  # both stacks read one embedding
+        state["encoder.embed.weight"] = state["embed.weight"]
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     mis_shaped = [
