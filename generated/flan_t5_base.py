@@ -8,6 +8,7 @@ Non-embedding parameters: 198,228,480
 Spec sha256: 40da8986935b9b509f48ddb9e93f9696d9f27bd5c97e8707fb54e2c6a59fcc09
 
 Features:
+    - encoder layers: 12
     - activation: geglu_tanh
     - attention: MHA
     - head size: 64

@@ -8,6 +8,7 @@ Non-embedding parameters: 717,350,912
 Spec sha256: 4ba043f89f13d8380b6cc43b36591f1e2dcd6ebe541697036a63fcf18164ba1d
 
 Features:
+    - encoder layers: 24
     - activation: geglu_tanh
     - attention: MHA
     - head size: 64

@@ -8,6 +8,7 @@ Non-embedding parameters: 44,061,696
 Spec sha256: a0f2c435d1dcf2c0d05d06f4831b0b27ae5cfa0c0ab3711a03f70e0d7914f932
 
 Features:
+    - encoder layers: 8
     - activation: geglu_tanh
     - attention: MHA
     - head size: 64

@@ -8,6 +8,7 @@ Non-embedding parameters: 2,718,158,848
 Spec sha256: b94c50482ce5dbd794a59d38325a2d7e48886d6c4145f757ab4212a223c3a399
 
 Features:
+    - encoder layers: 24
     - activation: geglu_tanh
     - attention: MHA
     - head size: 64

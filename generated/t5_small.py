@@ -4,9 +4,10 @@ t5-small: T5 small (Google, 2020), the original (v1.0) encoder-decoder.
 
 Parameters: 60,506,624 (76,956,160 counting the tied output head separately)
 Non-embedding parameters: 44,056,576
-Spec sha256: fe92dbdbe0a1e5a386737c693b5a26e2475228ed4229837b5cac6e897fe67661
+Spec sha256: 3e4474e5adff0296401cc3500a14d32e9328d6377608b1498d1b0379480b9887
 
 Features:
+    - encoder layers: 6
     - activation: relu
     - attention: MHA
     - head size: 64
@@ -15,7 +16,7 @@ Features:
     - position: T5 relative bias, 32 buckets, max 128
     - bias: none
     - tied embeddings: yes
-    - logit scale: 0.0441942
+    - head input x d_model^-0.5: yes
 
 Sources:
     - paper: Exploring the Limits of Transfer Learning with a Unified Text-to-Text Transformer

@@ -235,6 +235,11 @@ KNOBS: tuple[Knob, ...] = (
     ),
     Knob("head bias", lambda s: "yes" if s.head.bias else "no", (("head", "bias"),)),
     Knob("logit scale", lambda s: _opt(s.head.logit_scale), (("head", "logit_scale"),)),
+    Knob(
+        "head input x d_model^-0.5",
+        lambda s: "yes" if s.head.scale_by_inv_sqrt_d_model else "no",
+        (("head", "scale_by_inv_sqrt_d_model"),),
+    ),
     Knob("final logit softcap", lambda s: _opt(s.head.logit_softcap), (("head", "logit_softcap"),)),
     Knob("context", lambda s: str(s.max_seq_len), (("max_seq_len",),)),
     Knob("dtype", lambda s: s.dtype, (("dtype",),)),

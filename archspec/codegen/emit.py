@@ -337,6 +337,8 @@ def features(spec: ModelSpec, plan: ModelPlan) -> list[str]:
         "embedding norm",
         "residual multiplier",
         "logit scale",
+        "head input x d_model^-0.5",
+        "encoder layers",
     }
     out = []
     for knob in KNOBS:

@@ -79,7 +79,7 @@ def lower(spec: ModelSpec) -> ModelPlan:
         n_adapter_params=counts.trainable if spec.adapters is not None else 0,
         embed_multiplier=embedding.multiplier,
         embed_norm=norm_plan(embedding.norm, spec.d_model) if embedding.norm else None,
-        logit_scale=spec.head.logit_scale,
+        logit_scale=resolve.logit_scale(spec),
     )
     return plan if spec.encoder is None else with_encoder(spec, plan)
 

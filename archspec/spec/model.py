@@ -349,6 +349,9 @@ class HeadSpec(SpecModel):
     logit_scale: PositiveFloat | None = None
     """Logits are multiplied by this, before any soft-capping (Cohere: `logit_scale`; Granite:
     `1 / logits_scaling`); null: 1."""
+    scale_by_inv_sqrt_d_model: bool = Field(default=False, exclude_if=lambda value: not value)
+    """Multiply the last hidden state by `d_model ** -0.5` before the head (T5 v1.0, whose head
+    is tied to the embedding); with `logit_scale` too, both apply. Left out of dumps when false."""
 
 
 TokenId = Annotated[int, Field(ge=0)]

@@ -224,6 +224,15 @@ def encoder_view(spec: ModelSpec) -> ModelSpec:
     return spec.model_copy(update=update)
 
 
+def logit_scale(spec: ModelSpec) -> float | None:
+    """The multiplier of the logits: `head.logit_scale` times `d_model ** -0.5` when the head
+    scales by it (T5 v1.0; the head is linear, so scaling its input or output is the same)."""
+    scale = spec.head.logit_scale
+    if spec.head.scale_by_inv_sqrt_d_model:
+        scale = (1.0 if scale is None else scale) * spec.d_model**-0.5
+    return scale
+
+
 def cross_attention(spec: ModelSpec) -> AttentionSpec:
     """The decoder's cross-attention as an attention spec: the cross-attention's fields, the
     self-attention's where they are null; no window, soft-cap, clipping or QK-norm."""

@@ -87,7 +87,7 @@ def read(k: ConfigKeys) -> dict[str, Any]:
     tied = written and scaled
     head: dict[str, Any] = {"tie_embeddings": tied}
     if scaled:  # T5 v1.0: sequence_output * d_model ** -0.5 before the tied head
-        head["logit_scale"] = d_model**-0.5
+        head["scale_by_inv_sqrt_d_model"] = True
     return {
         "vocab_size": k.get_int("vocab_size", 32128),
         "d_model": d_model,
@@ -135,7 +135,7 @@ def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
         "dense_act_fn": act,
         "is_gated_act": gated,
         "tie_word_embeddings": spec.head.tie_embeddings,
-        "scale_decoder_outputs": spec.head.logit_scale is not None,
+        "scale_decoder_outputs": spec.head.scale_by_inv_sqrt_d_model,
         "n_positions": spec.max_seq_len,
         "is_encoder_decoder": True,
     }
