@@ -229,6 +229,9 @@ def _encoder_decoder(
     layer = plan.layers[0]
     attention = names(("attn", layer.attention), layer.attention.class_name)
     attentions.setdefault(attention, layer.attention)
+    if layer.attention.qk_norm is not None:
+        norm(layer.attention.qk_norm.q)
+        norm(layer.attention.qk_norm.k)
     ffn = names(("ffn", layer.ffn), layer.ffn.class_name)
     ffns.setdefault(ffn, layer.ffn)
     decoder = {

@@ -55,6 +55,12 @@ def encoder_issues(spec: ModelSpec, stack_rules: Rules) -> list[tuple[Path, str]
         ("attention", "sliding_window"): spec.attention.sliding_window is not None,
         ("embedding",): spec.embedding != type(spec.embedding)(),
         ("head", "logit_softcap"): spec.head.logit_softcap is not None,
+        ("attention", "logit_softcap"): spec.attention.logit_softcap is not None,
+        ("ffn", "moe"): spec.ffn.moe is not None,
+        ("encoder", "attention", "logit_softcap"): spec.encoder.attention is not None
+        and spec.encoder.attention.logit_softcap is not None,
+        ("encoder", "ffn", "moe"): spec.encoder.ffn is not None
+        and spec.encoder.ffn.moe is not None,
     }
     for path, bad in unsupported.items():
         if bad:

@@ -450,7 +450,8 @@ class CrossAttentionSpec(SpecModel):
     n_heads: PositiveInt | None = None
     """Number of query heads; null: `attention.n_heads`."""
     n_kv_heads: PositiveInt | None = None
-    """Number of key/value heads; null: `attention.n_kv_heads`."""
+    """Number of key/value heads; null: `attention.n_kv_heads`, or `n_heads` when this section
+    sets its own `n_heads`."""
     head_dim: PositiveInt | None = None
     """Size of each head; null: `attention.head_dim`."""
     q_bias: bool | None = None

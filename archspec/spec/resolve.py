@@ -245,4 +245,6 @@ def cross_attention(spec: ModelSpec) -> AttentionSpec:
         name: getattr(att, name) if getattr(cross, name) is None else getattr(cross, name)
         for name in fields
     }
+    if cross.n_heads is not None and cross.n_kv_heads is None:
+        values["n_kv_heads"] = None  # its own heads: multi-head unless it says otherwise
     return AttentionSpec(**values)
