@@ -82,6 +82,9 @@ def read(k: ConfigKeys) -> dict[str, Any]:
     # Hub configs: `tie_word_embeddings` false for v1.1 / FLAN's own lm_head. transformers 5
     # saves `tie_word_embeddings: true` always and the written value as `scale_decoder_outputs`
     # (and unties the head when the checkpoint holds its own `lm_head`, as v1.1 ones do).
+    # The id decoding starts from (T5: 0, the pad id): generate()'s `decoder_start_token_id`
+    # argument, not architecture; written back on export so that transformers can generate.
+    k.get_int("decoder_start_token_id", 0, null=0)
     written = k.get_bool("tie_word_embeddings", True)
     scaled = k.get_bool("scale_decoder_outputs", written)
     tied = written and scaled
@@ -138,6 +141,7 @@ def write(spec: ModelSpec, layout: Layout) -> dict[str, Any]:
         "scale_decoder_outputs": spec.head.scale_by_inv_sqrt_d_model,
         "n_positions": spec.max_seq_len,
         "is_encoder_decoder": True,
+        "decoder_start_token_id": 0,
     }
 
 
@@ -200,7 +204,6 @@ FAMILY = Family(
         "classifier_dropout": "dropout of the classification head, not in the LM",
         "initializer_factor": "initialisation scale, training only",
         "output_past": "legacy cache flag",
-        "decoder_start_token_id": "generation setting (T5: the pad id 0), not architecture",
         "is_decoder": "T5Config flag for the stacks; the conditional-generation model has both",
         "use_cache": "generation setting",
         "task_specific_params": "generation prompts, not architecture",
