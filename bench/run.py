@@ -273,6 +273,56 @@ def padded_decode_rows(pairs: list[Pair], repeats: int, prompt: int, new_tokens:
     return rows
 
 
+def t5_pair(smoke: bool) -> Pair:
+    """FLAN-T5 small (random weights; shrunk in a smoke run): transformers' T5 and archspec's
+    encoder-decoder holding the same weights (transformers saves, archspec loads)."""
+    import transformers
+
+    from archspec.hf.loader import load_pretrained
+
+    spec = archspec.load_spec("flan-t5-small")
+    spec = shrink(spec) if smoke else spec
+    config = spec_to_hf_config(spec)
+    config.pop("model_type")
+    torch.manual_seed(0)
+    reference = transformers.T5ForConditionalGeneration(transformers.T5Config(**config))
+    if not spec.head.tie_embeddings:  # T5Config ties whatever it is told; FLAN's head is its own
+        reference.lm_head.weight = torch.nn.Parameter(torch.randn_like(reference.lm_head.weight))
+    reference = reference.float().eval()
+    with tempfile.TemporaryDirectory() as folder:
+        reference.save_pretrained(folder)
+        runtime = load_pretrained(folder).eval()
+    module = types.ModuleType("generated_t5")
+    exec(compile(emit_code(runtime.spec), "<generated t5>", "exec"), module.__dict__)
+    generated = module.build_model().eval()
+    generated.load_state_dict(runtime.state_dict())
+    return Pair(spec, reference, runtime, generated)
+
+
+def t5_rows(
+    pair: Pair, repeats: int, batch: int, seq: int, prompt: int, new_tokens: int
+) -> list[Row]:
+    """Encoder-decoder: a forward of `seq` input and `seq` decoder tokens, and greedy decoding
+    of `new_tokens` after a `prompt`-token input (the encoder runs once on both sides)."""
+    ids = torch.randint(0, pair.spec.vocab_size, (batch, seq))
+    dec = torch.randint(0, pair.spec.vocab_size, (batch, seq))
+    name = pair.spec.name
+    with torch.no_grad():
+        theirs = partial(lambda: pair.reference(input_ids=ids, decoder_input_ids=dec).logits)
+        t = interleaved(partial(pair.runtime, ids, dec), theirs, repeats)
+        tokens = 2 * batch * seq
+        note = f"{tokens / statistics.median(t.candidate):,.0f} vs {tokens / statistics.median(t.baseline):,.0f} tok/s"
+        rows = [Row("6. encoder-decoder forward", name, "runtime", "transformers", t, note)]
+        g = interleaved(partial(pair.generated, ids, dec), partial(pair.runtime, ids, dec), repeats)
+        rows.append(Row("6. encoder-decoder forward", name, "generated", "runtime", g))
+    prompt_ids = torch.randint(0, pair.spec.vocab_size, (1, prompt))
+    ours = partial(pair.runtime.generate, prompt_ids, new_tokens)
+    section = f"6b. encoder-decoder greedy decode, {new_tokens} tokens"
+    ref = _reference_greedy(pair, prompt_ids, new_tokens)
+    rows.append(_decode_row(section, pair, ours, ref, repeats, new_tokens))
+    return rows
+
+
 def train_rows(pairs: list[Pair], repeats: int, batch: int, seq: int) -> list[Row]:
     rows = []
     for pair in pairs:
@@ -507,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--sections",
-        default="forward,decode,padded,train,adapters,compile,cli,recurrent",
+        default="forward,decode,padded,train,adapters,compile,cli,recurrent,t5",
         help="which sections to run (padded: greedy decoding of a left-padded batch)",
     )
     parser.add_argument(
@@ -563,6 +613,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += compile_rows([], repeats, batch, seq, ["llama2-7b"])
     if "cli" in sections:
         rows += cli_rows(1, "pass") if args.smoke else cli_rows(repeats)
+    if "t5" in sections:
+        with contextlib.redirect_stderr(io.StringIO()):
+            t5 = t5_pair(args.smoke)
+        rows += t5_rows(t5, repeats, batch, seq, prompt, new_tokens)
     rows.sort(key=lambda r: r.section)
     text = table(rows)
     if args.smoke:

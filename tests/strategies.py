@@ -507,3 +507,79 @@ def adapted_specs(draw: st.DrawFn, max_layers: int = 2) -> ModelSpec:
     spec = ModelSpec.model_validate(data)
     note(f"spec (YAML):\n{to_yaml(spec)}")
     return spec
+
+
+@st.composite
+def encoder_decoder_spec_dicts(draw: st.DrawFn, max_layers: int = 2) -> dict[str, Any]:
+    """A valid tiny encoder-decoder spec (T5-like) as plain data: relative-bias or no
+    positions, pre-norm blocks, dense FFNs, sometimes an encoder with its own attention, FFN,
+    norm or embedding, and a cross-attention that differs from the self-attention."""
+    d_model, attention = draw(attention_dicts(32, None))
+    for name in ("sliding_window", "logit_softcap", "sub_norm"):
+        attention.pop(name, None)
+    ffn = draw(ffn_dicts())
+    ffn.pop("moe", None)
+    ffn.pop("sub_norm", None)  # BitNet's sub-norms are refused with an encoder (yet)
+    position = draw(
+        st.sampled_from(
+            [
+                {"kind": "relative_bias", "n_buckets": 8, "max_distance": 12},
+                {"kind": "relative_bias", "n_buckets": 6, "max_distance": 20},
+                {"kind": "none"},
+            ]
+        )
+    )
+    encoder: dict[str, Any] = {"n_layers": draw(st.integers(1, max_layers))}
+    _maybe(draw, encoder, "share_embedding", st.booleans())
+    _maybe(draw, encoder, "final_norm", st.booleans())
+    _maybe(draw, encoder, "norm", norm_dicts())
+    if draw(st.booleans()):
+        encoder["ffn"] = {
+            "activation": draw(st.sampled_from(ACTIVATIONS)),
+            "hidden_dim": draw(st.integers(8, 64)),
+        }
+    if draw(st.booleans()):  # same width, other heads
+        heads = draw(st.sampled_from([1, 2, 4]))
+        encoder["attention"] = {"n_heads": heads, "head_dim": draw(st.integers(4, 12))}
+    cross: dict[str, Any] = {}
+    if draw(st.booleans()):
+        cross = {"n_heads": draw(st.sampled_from([1, 2, 3])), "head_dim": draw(st.integers(4, 12))}
+    _maybe(draw, cross, "scale", st.floats(0.05, 1.0))
+    data: dict[str, Any] = {
+        "name": "tiny-t5-" + draw(st.text("abcdefghijklmnopqrstuvwxyz0123456789", max_size=6)),
+        "vocab_size": draw(st.integers(16, 96)),
+        "d_model": d_model,
+        "n_layers": draw(st.integers(1, max_layers)),
+        "max_seq_len": 32,
+        "position": position,
+        "attention": attention,
+        "ffn": ffn,
+        "encoder": encoder,
+        "cross_attention": cross,
+    }
+    _maybe(draw, data, "bias", st.booleans())
+    _maybe(draw, data, "norm", norm_dicts())
+    _maybe(
+        draw,
+        data,
+        "head",
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "final_norm": st.booleans(),
+                "tie_embeddings": st.booleans(),
+                "bias": st.booleans(),
+                "logit_scale": st.none() | st.floats(0.05, 2.0),
+                "scale_by_inv_sqrt_d_model": st.booleans(),
+            },
+        ),
+    )
+    return data
+
+
+@st.composite
+def encoder_decoder_specs(draw: st.DrawFn, max_layers: int = 2) -> ModelSpec:
+    """A valid tiny encoder-decoder :class:`ModelSpec`; on failure its YAML is printed."""
+    spec = ModelSpec.model_validate(draw(encoder_decoder_spec_dicts(max_layers)))
+    note(f"spec (YAML):\n{to_yaml(spec)}")
+    return spec

@@ -6,7 +6,7 @@ All pure integer math from the spec; each formula cites where it comes from.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 from archspec.analysis.params import ParamCount, count_params
 from archspec.spec import adapters, linear, resolve
@@ -46,10 +46,15 @@ class Analysis:
     """State of one sequence in the recurrent layers (Griffin), the same at any context length:
     per layer the Conv1D's last conv_width - 1 inputs (16-bit) and the RG-LRU state (float32,
     as the references keep it). Their layers add nothing to the KV cache."""
+    stacks: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Encoder-decoder: `flops_per_token` and `cache_bytes_per_token` of each stack (see
+    :func:`stack_figures`); the totals above are their sums. Empty for a decoder-only model."""
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["params"] = self.params.to_dict()
+        if not self.stacks:  # decoder-only: the form it always had
+            del data["stacks"]
         return data
 
 
@@ -85,7 +90,7 @@ def analyse(spec: ModelSpec, seq_len: int | None = None) -> Analysis:
         kv_token += per_token
         kv_full += per_token * min(spec.max_seq_len, window)
         attention_flops += 4 * att.n_heads * hd * min(length, att.sliding_window or length)
-    return Analysis(
+    analysis = Analysis(
         name=spec.name,
         params=params,
         flops_per_token=2 * matmul_params(spec, params) + attention_flops,
@@ -96,6 +101,62 @@ def analyse(spec: ModelSpec, seq_len: int | None = None) -> Analysis:
         | ternary_weight_bytes(spec, params.total),
         recurrent_state_bytes=state,
     )
+    if spec.encoder is None:
+        return analysis
+    stacks = stack_figures(spec, params, length)
+    cross_full = stacks["encoder"]["cache_bytes_per_token"] * spec.max_seq_len
+    return replace(
+        analysis,
+        flops_per_token=sum(s["flops_per_token"] for s in stacks.values()),
+        kv_cache_bytes_per_token=sum(s["cache_bytes_per_token"] for s in stacks.values()),
+        kv_cache_bytes_full_context=kv_full + cross_full,
+        stacks=stacks,
+    )
+
+
+def stack_figures(spec: ModelSpec, params: ParamCount, length: int) -> dict[str, dict[str, int]]:
+    """Per-token figures of an encoder-decoder's two stacks at ``length`` tokens of context.
+
+    Encoder, per input token: 2 x its block weights, 4 * n_heads * head_dim * length per layer
+    (bidirectional attention over the whole input), and the decoder layers' cross-attention key
+    and value projections, computed once per input token; its cache is those keys and values
+    (16-bit), held while decoding. Decoder, per output token: 2 x its block weights less the
+    cross-attention keys and values, plus the head; causal self-attention over `length` tokens
+    and cross-attention over `length` input tokens; its cache is the self-attention KV cache.
+    """
+    encoder = resolve.encoder_view(spec)
+    cross = resolve.cross_attention(spec)
+    cross_hd = resolve.head_dim(cross, spec.d_model)
+    cross_kv = 2 * resolve.n_kv_heads(cross) * cross_hd  # keys and values, per decoder layer
+    enc_attention = sum(
+        4 * layer.attention.n_heads * resolve.head_dim(layer.attention, spec.d_model) * length
+        for layer in resolve.layer_specs(encoder)
+    )
+    enc_weights = sum(
+        layer.total - (layer.ffn - layer.ffn_active) for layer in params.encoder_layers
+    )
+    kv_matmul = spec.n_layers * spec.d_model * cross_kv
+    dec_weights = sum(layer.total - (layer.ffn - layer.ffn_active) for layer in params.per_layer)
+    dec_attention = 0
+    for layer in resolve.layer_specs(spec):
+        hd = resolve.head_dim(layer.attention, spec.d_model)
+        dec_attention += 4 * layer.attention.n_heads * hd * length
+        dec_attention += 4 * cross.n_heads * cross_hd * length
+    head = resolve.vocab_rows(spec) * spec.d_model
+    self_kv = sum(
+        2 * resolve.n_kv_heads(layer.attention) * resolve.head_dim(layer.attention, spec.d_model)
+        for layer in resolve.layer_specs(spec)
+    )
+    return {
+        "encoder": {
+            "flops_per_token": 2 * (enc_weights + kv_matmul) + enc_attention,
+            "cache_bytes_per_token": spec.n_layers * cross_kv * KV_BYTES,
+        },
+        "decoder": {
+            "flops_per_token": 2 * (dec_weights - kv_matmul + head) + dec_attention,
+            "cache_bytes_per_token": self_kv * KV_BYTES,
+        },
+    }
 
 
 TERNARY_FORMATS = ("ternary 2-bit packed, rest bf16", "ternary log2(3) bits, rest bf16")

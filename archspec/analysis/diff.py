@@ -90,6 +90,8 @@ def _position(spec: ModelSpec) -> str:
     if p.kind == "alibi" and p.scaled:
         return "ALiBi, scaled with the scores"
     if p.kind != "rope":
+        if p.kind == "relative_bias":
+            return f"T5 relative bias, {p.n_buckets} buckets, max {p.max_distance}"
         return {"learned": "learned absolute", "alibi": "ALiBi", "none": "none"}[p.kind]
     text = f"RoPE θ={_fmt_float(p.theta)}"
     if p.fraction != 1:
@@ -158,7 +160,20 @@ def _moe(spec: ModelSpec) -> str:
     return "—" if moe is None else f"{moe.n_experts} experts, top-{moe.experts_per_token}"
 
 
+def _stack(spec: ModelSpec) -> str:
+    if spec.encoder is None:
+        return "decoder-only"
+    shared = ", shared embedding" if spec.encoder.share_embedding else ""
+    return f"encoder-decoder{shared}"
+
+
 KNOBS: tuple[Knob, ...] = (
+    Knob("stacks", _stack, (("encoder",), ("cross_attention",))),
+    Knob(
+        "encoder layers",
+        lambda s: "—" if s.encoder is None else str(s.encoder.n_layers),
+        (("encoder",), ("cross_attention",)),
+    ),
     Knob("layers", lambda s: str(s.n_layers), (("n_layers",),)),
     Knob("width (d_model)", lambda s: str(s.d_model), (("d_model",),)),
     Knob("ffn hidden", lambda s: str(s.ffn.hidden_dim), (("ffn", "hidden_dim"),)),
@@ -237,6 +252,11 @@ KNOBS: tuple[Knob, ...] = (
     ),
     Knob("head bias", lambda s: "yes" if s.head.bias else "no", (("head", "bias"),)),
     Knob("logit scale", lambda s: _opt(s.head.logit_scale), (("head", "logit_scale"),)),
+    Knob(
+        "head input x d_model^-0.5",
+        lambda s: "yes" if s.head.scale_by_inv_sqrt_d_model else "no",
+        (("head", "scale_by_inv_sqrt_d_model"),),
+    ),
     Knob("final logit softcap", lambda s: _opt(s.head.logit_softcap), (("head", "logit_softcap"),)),
     Knob("context", lambda s: str(s.max_seq_len), (("max_seq_len",),)),
     Knob("dtype", lambda s: s.dtype, (("dtype",),)),
@@ -279,6 +299,8 @@ def _explicit(spec: ModelSpec) -> dict[str, Any]:
     data["ffn"].setdefault("sub_norm", False)
     data.setdefault("mixer", "attention")  # likewise the mixer axis
     data.setdefault("recurrent", None)
+    data.setdefault("encoder", None)
+    data.setdefault("cross_attention", None)
     return data
 
 
@@ -352,6 +374,8 @@ def diff(specs: list[ModelSpec], seq_len: int | None = None) -> tuple[list[Analy
         )
     if any(s.adapters is not None for s in specs):  # without adapters, trainable is the total
         summaries += (("trainable params", lambda a: human(a.params.trainable)),)
+    if any(s.encoder is not None for s in specs):  # a row per stack ("—": decoder-only)
+        summaries += _stack_rows(seq_len)
     for feature, show in summaries:
         values = tuple(show(a) for a in analyses)
         rows.append(Row(feature, values, len(set(values)) > 1, tuple(None for _ in specs)))
@@ -361,6 +385,50 @@ def diff(specs: list[ModelSpec], seq_len: int | None = None) -> tuple[list[Analy
 def _stored_weights(a: Analysis) -> str:
     """Weight memory as the model is stored: ternary packed when it has BitLinears, else bf16."""
     return human_bytes(a.weight_bytes.get(TERNARY_FORMATS[0], a.weight_bytes["bf16"]))
+
+
+def _stack_rows(seq_len: int | None) -> tuple[tuple[str, Any], ...]:
+    """Rows of an encoder-decoder's stacks: parameters, FLOPs and cache per token of each; a
+    decoder-only model shows its one stack as the decoder."""
+
+    def params(stack: str) -> Any:
+        def show(a: Analysis) -> str:
+            if a.stacks:
+                return human(a.params.stacks[stack])
+            if stack == "encoder":
+                return "—"
+            breakdown = a.params.breakdown
+            shared = breakdown["embedding"] + breakdown["head"]
+            return human(shared if stack == "shared" else a.params.total - shared)
+
+        return show
+
+    def figure(stack: str, key: str, whole: int | None, fmt: Any) -> Any:
+        def show(a: Analysis) -> str:
+            if a.stacks:
+                return fmt(a.stacks[stack][key])
+            if stack == "encoder":
+                return "—"
+            return fmt(
+                a.flops_per_token if key == "flops_per_token" else a.kv_cache_bytes_per_token
+            )
+
+        return show
+
+    rows: tuple[tuple[str, Any], ...] = ()
+    for stack in ("encoder", "decoder"):
+        rows += (
+            (f"{stack} params", params(stack)),
+            (
+                f"{stack} GFLOPs / token",
+                figure(stack, "flops_per_token", None, lambda v: fixed(v, 10**9, 1)),
+            ),
+            (
+                f"{stack} cache / token (16-bit)",
+                figure(stack, "cache_bytes_per_token", None, human_bytes),
+            ),
+        )
+    return (*rows, ("shared embedding + head", params("shared")))
 
 
 def flops_label(seq_len: int | None) -> str:

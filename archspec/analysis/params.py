@@ -6,7 +6,7 @@ which is how papers sometimes quote sizes (Gemma 7B: 8.54B held, 9.32B untied; G
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from archspec.spec import adapters, resolve
 from archspec.spec.model import AttentionSpec, FfnSpec, ModelSpec, NormSpec
@@ -61,13 +61,23 @@ class ParamCount:
     """`total` less `trainable`."""
     trainable_breakdown: dict[str, int] = field(default_factory=dict)
     """`trainable` by component, like `breakdown`."""
+    stacks: dict[str, int] = field(default_factory=dict)
+    """Encoder-decoder: `total` by stack, `encoder` (its blocks, final norm, position table and
+    own embedding), `decoder` (the same) and `shared` (the embedding and head they share);
+    empty for a decoder-only model."""
+    encoder_layers: list[LayerCount] = field(default_factory=list)
+    """Encoder-decoder: one count per encoder block (`per_layer` holds the decoder's)."""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form (what `archspec params --json` prints)."""
         data = asdict(self)
-        data["per_layer"] = [
-            dict(asdict(layer), total=layer.total, frozen=layer.frozen) for layer in self.per_layer
-        ]
+        for name in ("per_layer", "encoder_layers"):
+            data[name] = [
+                dict(asdict(layer), total=layer.total, frozen=layer.frozen)
+                for layer in getattr(self, name)
+            ]
+        if not self.stacks:  # decoder-only: the form it always had
+            del data["stacks"], data["encoder_layers"]
         return data
 
 
@@ -177,12 +187,14 @@ def layer_params(spec: ModelSpec, layer: resolve.LayerSpec) -> LayerCount:
     att_adapters = 0 if recurrent else layer_adapter_params(spec, layer, adapters.ATTENTION)
     ffn_adapters = layer_adapter_params(spec, layer, adapters.FFN)
     mixer = recurrent_params(spec) if recurrent else attention_params(spec, layer.attention)
+    cross, cross_norm = cross_attention_params(spec)
     count = LayerCount(
-        attention=mixer + att_adapters,
+        attention=mixer + att_adapters + cross,
         ffn=ffn + ffn_adapters,
         norm=norms
         + (0 if recurrent else qk_norm_params(spec, layer.attention))
-        + sub_norm_params(spec, layer, attention=not recurrent),
+        + sub_norm_params(spec, layer, attention=not recurrent)
+        + cross_norm,
         ffn_active=ffn_active + ffn_adapters,
     )
     trainable = att_adapters + ffn_adapters if spec.adapters is not None else count.total
@@ -236,7 +248,7 @@ def count_params(spec: ModelSpec) -> ParamCount:
         trainable_breakdown["head"] = head_adapter_params(spec)
     trainable = sum(trainable_breakdown.values())
     inactive = sum(layer.ffn - layer.ffn_active for layer in per_layer)
-    return ParamCount(
+    count = ParamCount(
         name=spec.name,
         total=total,
         total_untied=total + (head_matrix if spec.head.tie_embeddings else 0),
@@ -248,4 +260,61 @@ def count_params(spec: ModelSpec) -> ParamCount:
         trainable=trainable,
         frozen=total - trainable,
         trainable_breakdown=trainable_breakdown,
+    )
+    return count if spec.encoder is None else with_encoder(spec, count)
+
+
+def cross_attention_params(spec: ModelSpec) -> tuple[int, int]:
+    """(projections, pre-norm) of one decoder layer's cross-attention; (0, 0) without one."""
+    if spec.cross_attention is None:
+        return 0, 0
+    return (
+        attention_params(spec, resolve.cross_attention(spec)),
+        norm_params(spec.norm, spec.d_model),
+    )
+
+
+def relative_bias_params(spec: ModelSpec) -> int:
+    """T5's relative position bias: one (n_buckets, n_heads) table per stack (Raffel et al. 2020)."""
+    if spec.position.kind != "relative_bias":
+        return 0
+    return spec.position.n_buckets * spec.attention.n_heads
+
+
+def with_encoder(spec: ModelSpec, decoder: ParamCount) -> ParamCount:
+    """``decoder``'s count with the encoder stack added: its blocks, final norm, position table
+    and, when it does not share the decoder's, its embedding; totals by stack in `stacks`."""
+    encoder = resolve.encoder_view(spec)
+    layers = [layer_params(encoder, layer) for layer in resolve.layer_specs(encoder)]
+    final_norm = norm_params(encoder.norm, spec.d_model) if encoder.head.final_norm else 0
+    embedding = 0 if spec.encoder.share_embedding else resolve.vocab_rows(spec) * spec.d_model
+    position = relative_bias_params(encoder)
+    added = {
+        "embedding": embedding,
+        "position": position + relative_bias_params(spec),
+        "attention": sum(layer.attention for layer in layers),
+        "ffn": sum(layer.ffn for layer in layers),
+        "norm": sum(layer.norm for layer in layers) + final_norm,
+    }
+    breakdown = {key: value + added.get(key, 0) for key, value in decoder.breakdown.items()}
+    total = sum(breakdown.values())
+    grown = total - decoder.total
+    encoder_total = grown - relative_bias_params(spec)
+    shared = decoder.breakdown["embedding"] + decoder.breakdown["head"]
+    inactive = sum(layer.ffn - layer.ffn_active for layer in layers)
+    return replace(
+        decoder,
+        total=total,
+        total_untied=decoder.total_untied + grown,
+        non_embedding=decoder.non_embedding + added["attention"] + added["ffn"] + added["norm"],
+        active=decoder.active + grown - inactive,
+        breakdown=breakdown,
+        trainable=decoder.trainable + grown,
+        trainable_breakdown=dict(breakdown),
+        stacks={
+            "encoder": encoder_total,
+            "decoder": total - encoder_total - shared,
+            "shared": shared,
+        },
+        encoder_layers=layers,
     )

@@ -62,6 +62,7 @@ def _derived(a: object) -> dict[str, object]:
         "kv_cache_bytes_full_context": a.kv_cache_bytes_full_context,
         "weight_bytes": a.weight_bytes,
         **({"recurrent_state_bytes": a.recurrent_state_bytes} if a.recurrent_state_bytes else {}),
+        **({"stacks": a.stacks} if a.stacks else {}),
     }
 
 
@@ -85,7 +86,27 @@ def _detail_table(a: object):
     if p.active != p.total:
         table.add_row("active per token", f"{p.active:,}", "")
     distinct = sorted({layer.total for layer in p.per_layer})
-    table.add_row("per layer", " / ".join(f"{n:,}" for n in distinct), f"x{len(p.per_layer)}")
+    per_layer = "per decoder layer" if p.stacks else "per layer"
+    table.add_row(per_layer, " / ".join(f"{n:,}" for n in distinct), f"x{len(p.per_layer)}")
+    if p.stacks:  # encoder-decoder: each stack's total, layers and figures per token
+        enc = sorted({layer.total for layer in p.encoder_layers})
+        table.add_row(
+            "per encoder layer",
+            " / ".join(f"{n:,}" for n in enc),
+            f"x{len(p.encoder_layers)}",
+        )
+        for stack, n in p.stacks.items():
+            table.add_row(
+                f"{stack} stack" if stack != "shared" else "shared embedding + head",
+                f"{n:,}",
+                f"{100 * n / p.total:.1f}%",
+            )
+        for stack, figures in a.stacks.items():
+            flops = fixed(figures["flops_per_token"], 10**9, thousands=True)
+            table.add_row(f"{stack} FLOPs / token at {tokens_text(a.seq_len)}", f"{flops} G", "")
+            table.add_row(
+                f"{stack} cache / token (16-bit)", human_bytes(figures["cache_bytes_per_token"]), ""
+            )
     table.add_row(
         f"forward FLOPs / token at {tokens_text(a.seq_len)}",
         f"{fixed(a.flops_per_token, 10**9, thousands=True)} G",

@@ -99,7 +99,9 @@ def emit_code(spec: ModelSpec, *, source_path: str | None = None) -> str:
         source_path: How the header names the spec file (default `specs/<name>.yaml`).
     """
     plan = lower(spec)
-    return _environment().get_template("model.py.j2").render(**context(spec, plan, source_path))
+    # The stack topology picks the top template: decoder-only, or encoder-decoder (T5).
+    template = "model.py.j2" if plan.encoder is None else "encoder_decoder.py.j2"
+    return _environment().get_template(template).render(**context(spec, plan, source_path))
 
 
 def module_filename(spec: ModelSpec) -> str:
@@ -147,7 +149,8 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         return name
 
     layer_blocks = []
-    for layer in plan.layers:
+    # An encoder-decoder's Block classes are its encoder's; its decoder blocks are DecoderBlock.
+    for layer in plan.layers if plan.encoder is None else plan.encoder.layers:
         attn_name = _mixer(layer.mixer, names, norm, mixers)
         norm(layer.ffn.sub_norm)
         ffn_name = names(("ffn", layer.ffn), layer.ffn.class_name)
@@ -168,7 +171,10 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
     layer_ropes = [len(ropes) if layer.rope is None else layer.rope for layer in plan.layers]
     counts = count_params(spec)
     attentions, recurrents = mixers[AttentionPlan], mixers[RecurrentPlan]
+    stacks = {} if plan.encoder is None else _encoder_decoder(plan, names, norm, attentions, ffns)
     return {
+        **stacks,
+        "entry_point": stacks.get("entry_point", _ENTRY_POINT),
         "spec": spec,
         "plan": plan,
         "source_path": source_path or f"specs/{spec.name}.yaml",
@@ -203,7 +209,7 @@ def context(spec: ModelSpec, plan: ModelPlan, source_path: str | None) -> dict[s
         "activations": sorted({f.activation for f in ffns.values()}),
         "single_mask": len(plan.windows) == 1,
         "names_of_norm": lambda p: names.names[("norm",) + _norm_key(p)],
-        "parallel": parallel_layout(plan),
+        "parallel": parallel_layout(plan) if plan.encoder is None else None,
         "ffn_doc": {name: _FFN_DOC[f.class_name.removeprefix("MoE")] for name, f in ffns.items()},
         "adapters": adapters,
         "linear_class": lambda p: _linear_class(p, names),
@@ -232,6 +238,56 @@ def _kept(plan: ModelPlan, layer: LayerPlan) -> str:
         return "0"
     window = plan.windows[layer.mask]
     return 'float("inf")' if window is None else str(window - 1)
+
+
+_ENTRY_POINT = "build_model(device=None, dtype=None) -> Transformer; model(input_ids) -> logits."
+
+
+def _encoder_decoder(
+    plan: ModelPlan,
+    names: _Names,
+    norm: Any,
+    attentions: dict[str, AttentionPlan],
+    ffns: dict[str, FfnPlan],
+) -> dict[str, Any]:
+    """What the encoder-decoder templates render beyond a decoder stack's parts: the decoder
+    block's classes (its layers are uniform: the spec rules refuse layer overrides), the
+    cross-attention and the two stacks' relative-bias classes."""
+    layer = plan.layers[0]
+    attention = names(("attn", layer.mixer), layer.mixer.class_name)
+    attentions.setdefault(attention, layer.mixer)
+    if layer.mixer.qk_norm is not None:
+        norm(layer.mixer.qk_norm.q)
+        norm(layer.mixer.qk_norm.k)
+    ffn = names(("ffn", layer.ffn), layer.ffn.class_name)
+    ffns.setdefault(ffn, layer.ffn)
+    decoder = {
+        "attn_norm": norm(layer.attn_norm),
+        "cross_attn_norm": norm(layer.cross_attn_norm),
+        "ffn_norm": norm(layer.ffn_norm),
+        "attention": attention,
+        "ffn": ffn,
+    }
+    biases = [
+        {
+            "name": "EncoderRelativeBias" if plan.encoder.relative_bias else "NoEncoderBias",
+            "plan": plan.encoder.relative_bias,
+        },
+        {
+            "name": "DecoderRelativeBias" if plan.relative_bias else "NoDecoderBias",
+            "plan": plan.relative_bias,
+        },
+    ]
+    return {
+        "entry_point": "build_model(device=None, dtype=None) -> EncoderDecoder; "
+        "model(input_ids, decoder_input_ids) -> logits.",
+        "decoder": decoder,
+        "cross": layer.cross_attention,
+        "relative_biases": biases,
+        "encoder_bias": biases[0]["name"],
+        "decoder_bias": biases[1]["name"],
+        "encoder_final_norm": norm(plan.encoder.final_norm),
+    }
 
 
 def _adapter_classes(plan: ModelPlan, names: _Names) -> dict[str, AdapterPlan]:
@@ -317,6 +373,8 @@ def features(spec: ModelSpec, plan: ModelPlan) -> list[str]:
         "embedding norm",
         "residual multiplier",
         "logit scale",
+        "head input x d_model^-0.5",
+        "encoder layers",
     }
     out = []
     for knob in KNOBS:

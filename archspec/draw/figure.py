@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from archspec.analysis.units import human
 from archspec.draw.parts import Box, embedding_box, ffn_box, head_box, merge, mixer_box, norm_box
 from archspec.draw.svg import Svg, fit, wrap
-from archspec.plan.types import LayerPlan, ModelPlan
+from archspec.plan.types import LayerPlan, ModelPlan, refuse_encoder_decoder
 
 COL_W = 320
 CX = 175
@@ -359,6 +359,8 @@ def draw(plans: list[ModelPlan]) -> str:
     Returns:
         The SVG text; the same plans always give the same bytes.
     """
+    for plan in plans:
+        refuse_encoder_decoder(plan, "draw")
     views = [view(plan) for plan in plans]
     first = views[0]
     heights = [max(slot.measure(v) for v in views) for slot in DECODER_ONLY]

@@ -412,8 +412,11 @@ def _read_common(keys: ConfigKeys, family: Family, data: dict[str, Any]) -> None
             )
     elif "architectures" in keys:
         keys.take("architectures")
-    keys.expect("is_encoder_decoder", (False, None), "archspec describes decoder-only models")
-    keys.expect("add_cross_attention", (False, None), "cross-attention layers are not decoder-only")
+    if family.encoder_decoder:
+        keys.expect("is_encoder_decoder", (True, None), f"{family.model_type} is encoder-decoder")
+    else:
+        keys.expect("is_encoder_decoder", (False, None), "this family is decoder-only")
+        keys.expect("add_cross_attention", (False, None), "cross-attention needs an encoder")
     keys.expect(
         "pruned_heads", ({}, None), "pruned heads make layers differ; archspec cannot express it"
     )

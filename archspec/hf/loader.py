@@ -130,9 +130,14 @@ def load_checkpoint(
     state = _archspec_tensors(Path(path), comparison, plan, device=target, dtype=dtype)
     if plan.tie_embeddings:
         state["lm_head.weight"] = state["embed.weight"]
+    shared_encoder_embed = plan.encoder is not None and not plan.encoder.own_embedding
+    if shared_encoder_embed:
+        state["encoder.embed.weight"] = state["embed.weight"]
     model.load_state_dict(state, strict=True, assign=True)
     if plan.tie_embeddings:
         model.lm_head.weight = model.embed.weight
+    if shared_encoder_embed:
+        model.encoder.embed.weight = model.embed.weight
     # A module that made a tensor outside register_parameter would be left on meta: refuse it.
     left_on_meta = [name for name, t in model.state_dict(keep_vars=True).items() if t.is_meta]
     if left_on_meta:  # pragma: no cover
@@ -177,6 +182,9 @@ def load_state_dict_into(
     own = model.state_dict()
     if "lm_head.weight" in own and "lm_head.weight" not in state and plan.tie_embeddings:
         state["lm_head.weight"] = state["embed.weight"]
+    shared = plan.encoder is not None and not plan.encoder.own_embedding
+    if shared and "encoder.embed.weight" in own:  # both stacks read one embedding
+        state["encoder.embed.weight"] = state["embed.weight"]
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     mis_shaped = [

@@ -6,7 +6,7 @@ Only the table's type lives here (torch-free, importing nothing of archspec): ea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -62,6 +62,9 @@ class NameTable:
     (AutoBitLinear, offline); None: as plain weights (dense, or AutoBitLinear online)."""
     ignored: tuple[str, ...] = (r"(^|\.)rotary_emb\.inv_freq$",)
     """Regexes of checkpoint tensors that are knowingly not loaded (buffers older versions saved)."""
+    explicit: Callable[[int, int, bool], Mapping[str, str]] | None = None
+    """Encoder-decoder families (T5): archspec key -> checkpoint key of every tensor, given the
+    encoder's and the decoder's depths and whether the FFN is gated; `layer`/`modules` unused."""
 
     @property
     def name(self) -> str:

@@ -124,6 +124,22 @@ def archspec_shapes(plan: ModelPlan, *, include_tied: bool = False) -> dict[str,
         prefix = f"layers.{layer.index}."
         out.update({prefix + k: s for k, s in _local_shapes(layer).items()})
     out.update(head)
+    if plan.encoder is not None:
+        out.update(_encoder_shapes(plan, include_tied))
+    return out
+
+
+def _encoder_shapes(plan: ModelPlan, include_tied: bool) -> dict[str, Shape]:
+    """The encoder stack's parameters (`encoder.`) and the stacks' relative-bias tables."""
+    stack, out = plan.encoder, {}
+    if stack.own_embedding or include_tied:
+        out["encoder.embed.weight"] = (plan.vocab_rows, plan.d_model)
+    for prefix, bias in (("encoder.", stack.relative_bias), ("", plan.relative_bias)):
+        if bias is not None:
+            out[prefix + "relative_bias.weight"] = (bias.n_buckets, bias.n_heads)
+    for layer in stack.layers:
+        out.update(_layer_shapes(layer, f"encoder.layers.{layer.index}."))
+    out.update(_norm_shapes(stack.final_norm, "encoder.final_norm."))
     return out
 
 
@@ -244,6 +260,9 @@ def _layer_shapes(layer: LayerPlan, prefix: str) -> dict[str, Shape]:
     else:
         out.update(_attention_shapes(mixer, prefix + "attn."))
         out.update(_norm_shapes(mixer.sub_norm, prefix + "attn.sub_norm."))
+    if layer.cross_attention is not None:
+        out.update(_norm_shapes(layer.cross_attn_norm, prefix + "cross_attn_norm."))
+        out.update(_attention_shapes(layer.cross_attention, prefix + "cross_attn."))
     out.update(_ffn_shapes(layer.ffn, prefix + "ffn."))
     out.update(_norm_shapes(layer.ffn.sub_norm, prefix + "ffn.sub_norm."))
     return out
@@ -268,6 +287,21 @@ def rules(
         CheckpointError: A tensor of the plan has no place in this family (e.g. a bias a fused
             projection cannot hold, or a norm the family does not have).
     """
+    if table.explicit is not None and plan.encoder is not None:
+        names = table.explicit(plan.encoder.n_layers, plan.n_layers, plan.layers[0].ffn.gated)
+        every = archspec_shapes(plan)
+        unplaced = [ours for ours in every if ours not in names]
+        if unplaced:
+            raise CheckpointError(
+                f"the {table.name} checkpoint format has no place for: " + ", ".join(unplaced[:8])
+            )
+        return [Rule((names[ours],), (ours,)) for ours in every]
+    if plan.encoder is not None or table.explicit is not None:
+        raise CheckpointError(
+            f"the {table.name} checkpoint format does not hold "
+            + ("encoder-decoder" if plan.encoder is not None else "decoder-only")
+            + " models"
+        )
     shapes = _top_shapes(plan)
     out: list[Rule] = []
     unplaced: list[str] = []

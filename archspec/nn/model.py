@@ -11,6 +11,7 @@ from torch.overrides import TorchFunctionMode
 from archspec.nn.attention import Mask, causal_allowed, padding_allowed
 from archspec.nn.block import build_block, scale_or_identity
 from archspec.nn.cache import KVCache
+from archspec.nn.encoder_decoder import EncoderDecoder
 from archspec.nn.generate import (
     check_attention_mask,
     check_positions,
@@ -384,7 +385,7 @@ def build_model(
     *,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
-) -> Transformer:
+) -> Transformer | EncoderDecoder:
     """Compile a spec into a runtime module.
 
     Args:
@@ -399,8 +400,10 @@ def build_model(
 
     plan = spec if isinstance(spec, ModelPlan) else lower(spec)
     target = torch.device(device or "cpu")
+    # The stack topology picks the class: decoder-only, or encoder-decoder (T5).
+    model_class = Transformer if plan.encoder is None else EncoderDecoder
     with target, SkipInit() if target.type == "meta" else contextlib.nullcontext():
-        model = Transformer(plan)
+        model = model_class(plan)
     if target.type != "meta":
         model.init_weights()
         init_adapters(model)

@@ -20,7 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archspec.load.yaml import Path
-from archspec.plan.types import AttentionPlan, FfnPlan, LayerPlan, ModelPlan, RecurrentPlan
+from archspec.plan.types import (
+    AttentionPlan,
+    FfnPlan,
+    LayerPlan,
+    ModelPlan,
+    RecurrentPlan,
+    refuse_encoder_decoder,
+)
 from archspec.spec.parallel_checks import SplitSizes, split_rules
 
 STYLES: dict[str, str] = {
@@ -75,6 +82,7 @@ def parallel_layout(plan: ModelPlan) -> ParallelLayout:
     Paths are the module attributes shared by the runtime module and the generated file; norms
     that a layer lacks are not listed.
     """
+    refuse_encoder_decoder(plan, "tensor parallelism")
     top: list[tuple[str, str]] = [("embed", "vocab_embed")]
     if plan.final_norm is not None:
         top.append(("final_norm", "norm"))
@@ -137,6 +145,8 @@ def _ffn(ffn: FfnPlan, prefix: str) -> list[tuple[str, str]]:
 
 def tp_problems(plan: ModelPlan, tp: int) -> list[tuple[Path, str]]:
     """Every way ``plan`` cannot be split across ``tp`` tensor-parallel ranks (deduplicated)."""
+    if plan.encoder is not None:
+        return [((), "tensor parallelism does not support encoder-decoder models yet")]
     out: list[tuple[Path, str]] = []
     for layer in plan.layers:
         att, ffn = layer.mixer, layer.ffn

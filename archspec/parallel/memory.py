@@ -46,6 +46,7 @@ from archspec.plan.types import (
     ModelPlan,
     NormPlan,
     RecurrentPlan,
+    refuse_encoder_decoder,
 )
 
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
@@ -101,6 +102,7 @@ class MemoryPlan:
 
 def param_shapes(plan: ModelPlan) -> list[tuple[str, Shape]]:
     """Every parameter tensor of the model (tied weights once), named as the modules name them."""
+    refuse_encoder_decoder(plan, "the memory planner")
     d, rows = plan.d_model, plan.vocab_rows
     out: list[tuple[str, Shape]] = [("embed.weight", (rows, d))]
     if plan.position == "learned":

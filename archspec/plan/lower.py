@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from archspec.analysis.params import count_params
 from archspec.plan.recurrent import recurrent_plan, round_bfloat16
@@ -16,7 +17,9 @@ from archspec.plan.types import (
     ModelPlan,
     NormPlan,
     QKNormPlan,
+    RelativeBiasPlan,
     RopePlan,
+    StackPlan,
 )
 from archspec.spec import adapters, resolve
 from archspec.spec import linear as linear_kinds
@@ -50,7 +53,7 @@ def lower(spec: ModelSpec) -> ModelPlan:
     ropes = tuple(dict.fromkeys(r for r in layer_ropes if r is not None))
     counts = count_params(spec)
     embedding = spec.embedding
-    return ModelPlan(
+    plan = ModelPlan(
         name=spec.name,
         spec_sha256=spec_sha256(spec),
         vocab_size=spec.vocab_size,
@@ -81,8 +84,9 @@ def lower(spec: ModelSpec) -> ModelPlan:
         n_adapter_params=counts.trainable if spec.adapters is not None else 0,
         embed_multiplier=embedding.multiplier,
         embed_norm=norm_plan(embedding.norm, spec.d_model) if embedding.norm else None,
-        logit_scale=spec.head.logit_scale,
+        logit_scale=resolve.logit_scale(spec),
     )
+    return plan if spec.encoder is None else with_encoder(spec, plan)
 
 
 def _embed_scale(spec: ModelSpec) -> float | None:
@@ -296,4 +300,42 @@ def _layer(
         mask=windows.index(layer.attention.sliding_window),
         rope=rope,
         residual_scale=spec.block.residual_multiplier,
+    )
+
+
+def relative_bias_plan(spec: ModelSpec, bidirectional: bool) -> RelativeBiasPlan | None:
+    """A stack's relative-bias table (T5), or None when its position kind is not `relative_bias`."""
+    position = spec.position
+    if position.kind != "relative_bias":
+        return None
+    return RelativeBiasPlan(
+        position.n_buckets, position.max_distance, spec.attention.n_heads, bidirectional
+    )
+
+
+def with_encoder(spec: ModelSpec, decoder: ModelPlan) -> ModelPlan:
+    """An encoder-decoder's plan: ``decoder`` (the top-level stack) with a cross-attention in
+    every layer and its causal relative bias, and the encoder stack, lowered as a decoder stack
+    is from :func:`resolve.encoder_view`; bidirectional buckets and masks make it an encoder."""
+    view = resolve.encoder_view(spec)
+    flat = lower(view)
+    stack = StackPlan(
+        d_model=spec.d_model,
+        layers=flat.layers,
+        final_norm=flat.final_norm,
+        relative_bias=relative_bias_plan(view, bidirectional=True),
+        own_embedding=not spec.encoder.share_embedding,
+        n_params=count_params(spec).stacks["encoder"],
+    )
+    cross_spec = resolve.LayerSpec(0, resolve.cross_attention(spec), spec.ffn, spec.position)
+    cross = replace(_attention(spec, cross_spec), rope=False, class_name="CrossAttention")
+    norm = norm_plan(spec.norm, spec.d_model)
+    layers = tuple(
+        replace(layer, cross_attention=cross, cross_attn_norm=norm) for layer in decoder.layers
+    )
+    return replace(
+        decoder,
+        layers=layers,
+        encoder=stack,
+        relative_bias=relative_bias_plan(spec, bidirectional=False),
     )

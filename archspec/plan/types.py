@@ -320,6 +320,44 @@ class LayerPlan:
     """Index into ModelPlan.ropes: which rotary tables this layer uses (None: no rotation)."""
     residual_scale: float | None = None
     """Branch outputs times this before joining the residual stream (Granite), or None."""
+    cross_attention: AttentionPlan | None = None
+    """Attention to the encoder's output, after the self-attention (encoder-decoder), or None."""
+    cross_attn_norm: NormPlan | None = None
+    """Pre-norm of the cross-attention branch, or None."""
+
+
+@dataclass(frozen=True)
+class RelativeBiasPlan:
+    """T5's relative position bias: a (n_buckets, n_heads) table, one per stack, added to the
+    scores of every self-attention layer of that stack (Raffel et al. 2020, 2.1)."""
+
+    n_buckets: int
+    max_distance: int
+    n_heads: int
+    bidirectional: bool
+    """Encoder: buckets for both directions; decoder: past distances only."""
+
+    @property
+    def n_params(self) -> int:
+        return self.n_buckets * self.n_heads
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    """The encoder stack of an encoder-decoder model: bidirectional blocks and a final norm."""
+
+    d_model: int
+    layers: tuple[LayerPlan, ...]
+    final_norm: NormPlan | None
+    relative_bias: RelativeBiasPlan | None
+    own_embedding: bool
+    """The encoder has its own token embedding instead of reading the decoder's."""
+    n_params: int
+    """Parameters of the stack, its own embedding included."""
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
 
 
 @dataclass(frozen=True)
@@ -335,7 +373,7 @@ class ModelPlan:
     max_seq_len: int
     embed_scale: float | None
     """Embeddings times sqrt(d_model), the scale rounded to the running dtype (Gemma)."""
-    position: Literal["learned", "rope", "alibi", "none"]
+    position: Literal["learned", "rope", "alibi", "none", "relative_bias"]
     ropes: tuple[RopePlan, ...]
     """Distinct rotary configurations used by the layers (one table each per pass)."""
     alibi_slopes: tuple[float, ...] | None
@@ -395,6 +433,10 @@ class ModelPlan:
     """Norm of the embeddings (BLOOM), or None."""
     logit_scale: float | None = None
     """Logits times this, before soft-capping (Cohere, Granite), or None."""
+    encoder: StackPlan | None = None
+    """The encoder of an encoder-decoder model (the rest of the plan is its decoder), or None."""
+    relative_bias: RelativeBiasPlan | None = None
+    """The decoder's causal relative position bias (T5), or None."""
 
     @property
     def rope(self) -> RopePlan | None:
@@ -411,4 +453,16 @@ class ModelPlan:
             and layer.mask == first.mask
             and layer.rope == first.rope
             for layer in self.layers
+        )
+
+
+def refuse_encoder_decoder(plan: ModelPlan, what: str) -> None:
+    """Raise a clear usage error when ``what`` (a feature built for one decoder stack: tensor
+    parallelism, memory planning, drawing) is asked of an encoder-decoder plan."""
+    if plan.encoder is not None:
+        from archspec.errors import UsageError
+
+        raise UsageError(
+            f"{plan.name}: {what} does not support encoder-decoder models yet "
+            "(counts, module, HF import/export and diff do)"
         )

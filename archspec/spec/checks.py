@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from archspec.spec import resolve
 from archspec.spec.adapters import adapter_issues
+from archspec.spec.encoder_checks import encoder_issues
 from archspec.spec.linear import linear_issues
 from archspec.spec.mixer_checks import mixer_issues
 
@@ -76,6 +77,7 @@ def cross_field_issues(spec: ModelSpec) -> list[tuple[Path, str]]:
     if issues:
         return issues
     issues += _model_rules(spec)
+    issues += encoder_issues(spec, cross_field_issues)
     issues += _rule_shape(spec)
     if any(path[:1] == ("layer_overrides",) for path, _ in issues):
         return issues
@@ -102,6 +104,11 @@ def _bounds(spec: ModelSpec) -> list[tuple[Path, str]]:
     if spec.n_layers > MAX_LAYERS:
         issues.append(
             (("n_layers",), f"{spec.n_layers} layers is more than the {MAX_LAYERS:,} allowed")
+        )
+    if spec.encoder is not None and spec.encoder.n_layers > MAX_LAYERS:
+        n = spec.encoder.n_layers
+        issues.append(
+            (("encoder", "n_layers"), f"{n} layers is more than the {MAX_LAYERS:,} allowed")
         )
     parts: list[tuple[Path, dict[str, Any]]] = [
         (

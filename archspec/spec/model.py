@@ -214,11 +214,27 @@ class NoPosition(SpecModel):
     """Position encoding."""
 
 
+class RelativeBiasPosition(SpecModel):
+    """T5's relative position bias (Raffel et al. 2020, 2.1): a learned scalar per head and
+    distance bucket added to the attention scores. Each stack holds one table, computed once per
+    pass and shared by all its layers; the encoder's buckets are bidirectional, the decoder's
+    causal; cross-attention has none."""
+
+    kind: Literal["relative_bias"] = "relative_bias"
+    """Position encoding."""
+    n_buckets: PositiveInt = 32
+    """Distance buckets (T5: `relative_attention_num_buckets`), half of them per direction in the
+    encoder: exact distances for the first half of those, logarithmic ones beyond."""
+    max_distance: PositiveInt = 128
+    """Distances from this on share the last bucket (T5: `relative_attention_max_distance`)."""
+
+
 PositionSpec = Annotated[
     Annotated[LearnedPosition, Tag("learned")]
     | Annotated[RopePosition, Tag("rope")]
     | Annotated[AlibiPosition, Tag("alibi")]
-    | Annotated[NoPosition, Tag("none")],
+    | Annotated[NoPosition, Tag("none")]
+    | Annotated[RelativeBiasPosition, Tag("relative_bias")],
     _kind_or("rope"),
 ]
 
@@ -378,6 +394,9 @@ class HeadSpec(SpecModel):
     logit_scale: PositiveFloat | None = None
     """Logits are multiplied by this, before any soft-capping (Cohere: `logit_scale`; Granite:
     `1 / logits_scaling`); null: 1."""
+    scale_by_inv_sqrt_d_model: bool = Field(default=False, exclude_if=lambda value: not value)
+    """Multiply the last hidden state by `d_model ** -0.5` before the head (T5 v1.0, whose head
+    is tied to the embedding); with `logit_scale` too, both apply. Left out of dumps when false."""
 
 
 TokenId = Annotated[int, Field(ge=0)]
@@ -501,11 +520,60 @@ LinearSpec = Annotated[
 ]
 
 
+# --- encoder-decoder -----------------------------------------------------------------------
+
+
+class CrossAttentionSpec(SpecModel):
+    """Each decoder layer's attention to the encoder's output (Vaswani et al. 2017, 3.2.3),
+    after its self-attention; null fields take the decoder self-attention's value. No position
+    encoding, no window, no mask beyond the encoder's padding."""
+
+    n_heads: PositiveInt | None = None
+    """Number of query heads; null: `attention.n_heads`."""
+    n_kv_heads: PositiveInt | None = None
+    """Number of key/value heads; null: `attention.n_kv_heads`, or `n_heads` when this section
+    sets its own `n_heads`."""
+    head_dim: PositiveInt | None = None
+    """Size of each head; null: `attention.head_dim`."""
+    q_bias: bool | None = None
+    """Bias on the query projection; null: `attention.q_bias`."""
+    k_bias: bool | None = None
+    """Bias on the key projection; null: `attention.k_bias`."""
+    v_bias: bool | None = None
+    """Bias on the value projection; null: `attention.v_bias`."""
+    o_bias: bool | None = None
+    """Bias on the output projection; null: `attention.o_bias`."""
+    scale: PositiveFloat | None = None
+    """Multiplier of the query-key scores; null: `attention.scale` (T5: 1.0)."""
+
+
+class EncoderSpec(SpecModel):
+    """The encoder stack of an encoder-decoder model (T5): bidirectional self-attention over the
+    input, read by every decoder layer's cross-attention. The top-level fields describe the
+    decoder; every part left out here is the decoder's."""
+
+    n_layers: PositiveInt
+    """Number of encoder blocks (T5: `num_layers`; the decoder's is the top-level `n_layers`)."""
+    attention: AttentionSpec | None = None
+    """Self-attention of the encoder layers (never causal); null: the top-level `attention`."""
+    ffn: FfnSpec | None = None
+    """Feed-forward network of the encoder layers; null: the top-level `ffn`."""
+    norm: NormSpec | None = None
+    """Norm of the encoder blocks and its final norm; null: the top-level `norm`."""
+    position: PositionSpec | None = None
+    """Position encoding of the encoder; null: the top-level `position` (T5: `relative_bias`)."""
+    final_norm: bool = True
+    """Apply the norm to the encoder's last hidden state (T5: `final_layer_norm`)."""
+    share_embedding: bool = True
+    """The encoder reads the decoder's token embedding (T5: `shared`); false gives it its own."""
+
+
 Dtype = Literal["float32", "bfloat16", "float16"]
 
 
 class ModelSpec(SpecModel):
-    """One decoder-only transformer language model."""
+    """One transformer language model: a decoder-only stack, or with `encoder` and
+    `cross_attention` an encoder-decoder whose top-level fields describe the decoder."""
 
     name: Annotated[str, Field(min_length=1)]
     """Short identifier, e.g. `llama2-7b`."""
@@ -563,6 +631,14 @@ class ModelSpec(SpecModel):
     tokens: TokensSpec | None = None
     """Special token ids (metadata, not architecture): kept from an imported config.json and
     written back on export."""
+    encoder: EncoderSpec | None = Field(default=None, exclude_if=lambda value: value is None)
+    """An encoder stack (T5): the model becomes an encoder-decoder, the top-level fields its
+    decoder; null: decoder-only. Left out of dumps when null."""
+    cross_attention: CrossAttentionSpec | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
+    """Cross-attention of the decoder layers to the encoder's output; needed with `encoder`,
+    refused without it. Left out of dumps when null."""
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> ModelSpec:

@@ -141,6 +141,10 @@ def tp_issues(ref: str | FilePath, tp: int) -> list[Issue]:
 def spec_tp_problems(spec: ModelSpec, tp: int) -> list[tuple[int | None, tuple[Path, str]]]:
     """(layer index or None for model-wide fields, (path, message)) for every split problem."""
     out: list[tuple[int | None, tuple[Path, str]]] = []
+    if spec.encoder is not None and tp > 1:
+        return [
+            (None, (("encoder",), "tensor parallelism does not support encoder-decoder models yet"))
+        ]
     for layer in resolve.layer_specs(spec):
         att, ffn = layer.attention, layer.ffn
         recurrent = layer.mixer == "recurrent"  # replicated under TP: nothing to split

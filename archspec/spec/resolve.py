@@ -205,3 +205,52 @@ def _position_label(position: PositionSpec) -> str:
         "" if scaling is None else f" {scaling.kind}" + ("" if factor is None else f" x{factor:g}")
     )
     return f"rope theta={position.theta:g}{how}"
+
+
+def encoder_view(spec: ModelSpec) -> ModelSpec:
+    """The encoder stack of an encoder-decoder spec as a spec of its own: the top-level fields
+    with the encoder's parts in place of the decoder's, so that the per-layer resolution,
+    counting and lowering of a decoder stack serve it unchanged. Not validated again (the rules
+    ran on the whole spec); never shown or dumped."""
+    enc = spec.encoder
+    if enc is None:
+        raise ValueError(f"{spec.name} has no encoder")
+    update: dict[str, Any] = {
+        "n_layers": enc.n_layers,
+        "attention": enc.attention or spec.attention,
+        "ffn": enc.ffn or spec.ffn,
+        "norm": enc.norm or spec.norm,
+        "position": enc.position or spec.position,
+        "layer_overrides": [],
+        "adapters": None,
+        "encoder": None,
+        "cross_attention": None,
+        "head": spec.head.model_copy(update={"final_norm": enc.final_norm}),
+    }
+    return spec.model_copy(update=update)
+
+
+def logit_scale(spec: ModelSpec) -> float | None:
+    """The multiplier of the logits: `head.logit_scale` times `d_model ** -0.5` when the head
+    scales by it (T5 v1.0; the head is linear, so scaling its input or output is the same)."""
+    scale = spec.head.logit_scale
+    if spec.head.scale_by_inv_sqrt_d_model:
+        scale = (1.0 if scale is None else scale) * spec.d_model**-0.5
+    return scale
+
+
+def cross_attention(spec: ModelSpec) -> AttentionSpec:
+    """The decoder's cross-attention as an attention spec: the cross-attention's fields, the
+    self-attention's where they are null; no window, soft-cap, clipping or QK-norm."""
+    cross = spec.cross_attention
+    if cross is None:
+        raise ValueError(f"{spec.name} has no cross-attention")
+    att = spec.attention
+    fields = ("n_heads", "n_kv_heads", "head_dim", "q_bias", "k_bias", "v_bias", "o_bias", "scale")
+    values = {
+        name: getattr(att, name) if getattr(cross, name) is None else getattr(cross, name)
+        for name in fields
+    }
+    if cross.n_heads is not None and cross.n_kv_heads is None:
+        values["n_kv_heads"] = None  # its own heads: multi-head unless it says otherwise
+    return AttentionSpec(**values)

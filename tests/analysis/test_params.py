@@ -307,11 +307,12 @@ def test_generated_spec_breakdown_is_consistent(spec: ModelSpec) -> None:
 
 def assert_consistent(spec: ModelSpec) -> None:
     count = count_params(spec)
+    blocks = count.per_layer + count.encoder_layers  # an encoder-decoder's two stacks
     assert tuple(count.breakdown) == COMPONENTS
     assert sum(count.breakdown.values()) == count.total
-    assert count.breakdown["attention"] == sum(p.attention for p in count.per_layer)
-    assert count.breakdown["ffn"] == sum(p.ffn for p in count.per_layer)
-    assert count.breakdown["norm"] >= sum(p.norm for p in count.per_layer)
+    assert count.breakdown["attention"] == sum(p.attention for p in blocks)
+    assert count.breakdown["ffn"] == sum(p.ffn for p in blocks)
+    assert count.breakdown["norm"] >= sum(p.norm for p in blocks)
     assert count.non_embedding == (
         count.breakdown["attention"] + count.breakdown["ffn"] + count.breakdown["norm"]
     )
@@ -321,7 +322,7 @@ def assert_consistent(spec: ModelSpec) -> None:
         assert count.total_untied == count.total + head_matrix
     else:
         assert count.total_untied == count.total
-    moe_layers = [p for p in count.per_layer if p.ffn != p.ffn_active]
+    moe_layers = [p for p in blocks if p.ffn != p.ffn_active]
     assert (count.active < count.total) == bool(moe_layers)
-    assert count.active == count.total - sum(p.ffn - p.ffn_active for p in count.per_layer)
+    assert count.active == count.total - sum(p.ffn - p.ffn_active for p in blocks)
     assert json.loads(json.dumps(count.to_dict()))["total"] == count.total

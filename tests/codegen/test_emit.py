@@ -181,6 +181,17 @@ ALLOWED_BRANCHES: dict[str, set[str]] = {
     # Building: meta device, dtype argument, and which parameters init_weights zeroes.
     "build_model": {"model.embed.weight.device.type != 'meta'", "dtype is not None"},
     "Transformer.init_weights": {"name.endswith('bias')", "param.ndim == 1", "UNIT_OFFSET"},
+    # Encoder-decoder: the encoder's padding mask, the cache and generate's arguments, and
+    # which parameters init_weights zeroes.
+    "key_mask": {"keep is None"},
+    "EncoderDecoder.encode": {"attention_mask is None"},
+    "EncoderDecoder.decode": {"attention_mask is None", "cache is not None"},
+    "EncoderDecoder.generate": {
+        "eos_token_id is None",
+        "isinstance(eos_token_id, int)",
+        "eos.numel() and (not unfinished.any())",
+    },
+    "EncoderDecoder.init_weights": {"param.ndim == 1", "name.endswith('bias')"},
     # YaRN's ramp bounds, computed at import from constants as the reference does (the plan
     # could hand them over as numbers instead).
     "rope_inv_freq": {"low == high"},
@@ -307,8 +318,9 @@ def check_structure(src: str) -> None:
             assert names_used(node) - {"register_autograd"} <= set(defined), ast.unparse(node)
         else:
             raise AssertionError(f"unexpected top-level statement: {ast.unparse(node)[:80]}")
-    assert {"Transformer", "build_model"} <= set(defined)
+    assert "build_model" in set(defined)
     assert {"KVCache", "StateCache"} & set(defined)  # StateCache: models with recurrent layers
+    assert {"Transformer", "EncoderDecoder"} & set(defined)  # decoder-only or encoder-decoder
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -71,8 +71,15 @@ def hf_count(transformers: Any, config: dict[str, Any]) -> int:
     """Parameters of the model transformers builds from ``config`` (tied weights once)."""
     import torch
 
+    auto = transformers.AutoModelForCausalLM
+    if config.get("is_encoder_decoder"):  # T5
+        auto = transformers.AutoModelForSeq2SeqLM
     with torch.device("meta"):
-        model = transformers.AutoModelForCausalLM.from_config(hf_config(transformers, config))
+        model = auto.from_config(hf_config(transformers, config))
+        if config.get("tie_word_embeddings") is False:
+            # transformers 5's T5Config ties whatever is written; the checkpoints of untied T5
+            # models (FLAN) hold their own lm_head, which transformers then keeps untied.
+            model.lm_head.weight = torch.nn.Parameter(torch.empty_like(model.lm_head.weight))
     return sum(p.numel() for p in model.parameters())
 
 

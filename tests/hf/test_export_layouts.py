@@ -65,6 +65,24 @@ V4_KEYS: dict[str, set[str]] = {
     "olmo2": _LLAMA_V4 | {"attention_bias"},
     "phi": _LLAMA_V4 - {"rms_norm_eps"}
     | {"layer_norm_eps", "partial_rotary_factor", "qk_layernorm"},
+    # T5: every key but transformers 5's scale_decoder_outputs (4.x reads tie_word_embeddings)
+    "t5": {
+        "d_model",
+        "d_kv",
+        "d_ff",
+        "num_layers",
+        "num_decoder_layers",
+        "num_heads",
+        "relative_attention_num_buckets",
+        "relative_attention_max_distance",
+        "layer_norm_epsilon",
+        "feed_forward_proj",
+        "dense_act_fn",
+        "is_gated_act",
+        "tie_word_embeddings",
+        "n_positions",
+        "is_encoder_decoder",
+    },
     "gpt2": {
         "n_positions",
         "n_embd",

@@ -85,3 +85,24 @@ def per_layer(model: nn.Module, n_layers: int) -> list[dict[str, int]]:
         if name.startswith("layers."):
             out[int(name.split(".")[1])][component_of(name)] += param.numel()
     return out
+
+
+def logits(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
+    """``model(ids)``; an encoder-decoder (runtime or generated: it has `encode`) reads the same
+    tokens as its input and as its decoder input."""
+    return model(ids, ids) if hasattr(model, "encode") else model(ids)
+
+
+def cached_decoding(model: nn.Module, ids: torch.Tensor, first: int) -> torch.Tensor:
+    """Logits of ``ids`` computed with a KV cache: ``first`` tokens in one call, then one at a
+    time (an encoder-decoder encodes ``ids`` once and decodes them)."""
+    B, T = ids.shape
+    cache = model.new_cache(B, T)
+    if hasattr(model, "encode"):
+        memory = model.memory(model.encode(ids))
+        steps = [model.decode(ids[:, :first], memory, cache=cache)]
+        steps += [model.decode(ids[:, t : t + 1], memory, cache=cache) for t in range(first, T)]
+    else:
+        steps = [model(ids[:, :first], cache=cache)]
+        steps += [model(ids[:, t : t + 1], cache=cache) for t in range(first, T)]
+    return torch.cat(steps, dim=1)

@@ -18,11 +18,17 @@ from archspec.spec import resolve
 from archspec.spec.shipped import shipped_names
 from archspec.spec.shrink import shrink
 from tests.codegen.helpers import load_generated
-from tests.nn.helpers import randomize_, tokens
+from tests.nn.helpers import cached_decoding, logits, randomize_, tokens
 from tests.strategies import tiny_spec
 
 STATE_DICT_NAME = re.compile(
     r"^(embed\.weight|pos_embed\.weight|final_norm\.(weight|bias)|lm_head\.(weight|bias)"
+    # encoder-decoder: the encoder stack under `encoder.`, relative-bias tables, cross-attention
+    r"|(encoder\.)?(embed|relative_bias|final_norm)\.weight|relative_bias\.weight"
+    r"|(encoder\.)?layers\.\d+\.(attn_norm|ffn_norm)\.weight"
+    r"|(encoder\.)?layers\.\d+\.attn\.[qkvo]_proj\.weight"
+    r"|(encoder\.)?layers\.\d+\.ffn\.(gate|up|down)_proj\.weight"
+    r"|layers\.\d+\.cross_attn_norm\.weight|layers\.\d+\.cross_attn\.[qkvo]_proj\.weight"
     r"|layers\.\d+\.(attn_norm|attn_post_norm|ffn_norm|ffn_post_norm)\.(weight|bias)"
     r"|layers\.\d+\.attn\.([qkvo]_proj\.(weight|bias)|[qk]_norm\.(weight|bias))"
     r"|layers\.\d+\.(attn|ffn)\.sub_norm\.(weight|bias)"
@@ -45,7 +51,7 @@ def test_shipped_spec_builds_and_runs_on_meta_with_its_analytic_count(name: str)
     # A forward pass on meta gives the output shape without memory (the MoE operator has a
     # shape-only implementation, so Mixtral runs too).
     ids = torch.zeros(2, 8, dtype=torch.long, device="meta")
-    assert model(ids).shape == (2, 8, resolve.vocab_rows(spec))
+    assert logits(model, ids).shape == (2, 8, resolve.vocab_rows(spec))
 
 
 def test_llama2_70b_builds_on_meta_without_storage() -> None:
@@ -210,10 +216,9 @@ def test_each_shipped_architecture_at_test_size(name: str) -> None:
     generated.load_state_dict(runtime.state_dict())
     ids = tokens(spec, 2, 12)
     with torch.no_grad():
-        torch.testing.assert_close(generated(ids), runtime(ids), atol=1e-5, rtol=1e-5)
+        want = logits(runtime, ids)
+        torch.testing.assert_close(logits(generated, ids), want, atol=1e-5, rtol=1e-5)
         for model in (runtime.double(), generated.double()):
-            full = model(ids)
-            cache = model.new_cache(2, 12)
-            steps = [model(ids[:, :5], cache=cache)]
-            steps += [model(ids[:, t : t + 1], cache=cache) for t in range(5, 12)]
-            torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-4, rtol=1e-4)
+            full = logits(model, ids)
+            steps = cached_decoding(model, ids, 5)
+            torch.testing.assert_close(steps, full, atol=1e-4, rtol=1e-4)

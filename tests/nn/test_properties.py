@@ -248,9 +248,7 @@ def test_start_pos_without_cache_only_shifts_positions(
 
 
 def _bitlinear(spec: ModelSpec) -> bool:
-    return any(
-        layer.mixer.linear_kinds or layer.ffn.linear_kinds for layer in lower(spec).layers
-    )
+    return any(layer.mixer.linear_kinds or layer.ffn.linear_kinds for layer in lower(spec).layers)
 
 
 # --- 6. tied weights and gradients -----------------------------------------------------------

@@ -18,7 +18,17 @@ from archspec.spec.load import load_spec, spec_from_text
 from archspec.spec.parallel_checks import tp_issues
 from archspec.spec.shipped import shipped_names
 
-SHIPPED = shipped_names()
+SHIPPED = [name for name in shipped_names() if load_spec(name).encoder is None]
+"""Tensor parallelism refuses encoder-decoder specs (see the test below)."""
+
+
+def test_tensor_parallelism_refuses_encoder_decoder_clearly() -> None:
+    from archspec.errors import UsageError
+
+    plan = lower(load_spec("flan-t5-small"))
+    with pytest.raises(UsageError, match="tensor parallelism does not support encoder-decoder"):
+        parallel_layout(plan)
+    assert tp_problems(plan, 2)
 
 
 def test_layout_and_planner_import_no_torch() -> None:

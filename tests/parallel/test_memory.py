@@ -18,8 +18,18 @@ from archspec.nn.model import build_model  # noqa: E402
 from tests.parallel import worker  # noqa: E402
 from tests.parallel.worker import saved_bytes  # noqa: E402
 
+DECODER_ONLY = [name for name in shipped_names() if load_spec(name).encoder is None]
+"""The planner refuses encoder-decoder specs (see the test below)."""
 
-@pytest.mark.parametrize("name", shipped_names())
+
+def test_planner_refuses_encoder_decoder_clearly() -> None:
+    from archspec.errors import UsageError
+
+    with pytest.raises(UsageError, match="does not support encoder-decoder"):
+        param_shapes(lower(load_spec("flan-t5-small")))
+
+
+@pytest.mark.parametrize("name", DECODER_ONLY)
 def test_planner_shapes_and_activations_match_the_module(name: str) -> None:
     spec = shrink(load_spec(name), d_model=64, n_layers=2, vocab_size=128)
     plan = lower(spec)

@@ -204,7 +204,7 @@ def test_bad_literal_lists_the_allowed_values(
             11,
             "sinusoidal",
             None,
-            ("learned", "rope", "alibi", "none"),
+            ("learned", "rope", "alibi", "none", "relative_bias"),
         ),
         (
             TINY_YAML + "position:\n  kind: rope\n  scaling:\n    kind: yarnn\n    factor: 2.0\n",

@@ -36,6 +36,7 @@ from archspec.hf.families import (
     smollm3,
     stablelm,
     starcoder2,
+    t5,
 )
 from archspec.hf.families.base import Family
 
@@ -70,6 +71,7 @@ FAMILIES: dict[str, Family] = {
         gemma3_text,
         bitnet,
         recurrent_gemma,
+        t5,
     )
 }
 """Every supported family by model_type, in the order export tries them (the first exact one wins)."""

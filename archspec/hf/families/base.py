@@ -40,6 +40,8 @@ class Family:
     """Other class names a config of this family may list in `architectures`."""
     hints: Callable[[ModelSpec], list[str]] | None = None
     """Why a spec cannot be this family, when the read-back difference alone would not say it."""
+    encoder_decoder: bool = False
+    """The family's configs say `is_encoder_decoder: true` (T5)."""
 
     @property
     def causal_lm_classes(self) -> tuple[str, ...]:
