@@ -291,7 +291,7 @@ def _layer_bytes(layer: LayerPlan, tp: int, n: int, seq: int, size: int) -> int:
     total = sum(_norm_bytes(norm, local, size) for norm in norms)
     mixer = layer.mixer
     mixer_bytes = (
-        _recurrent_bytes(mixer, n, size)
+        _recurrent_bytes(mixer, n, seq, size)
         if isinstance(mixer, RecurrentPlan)
         else _attention_bytes(mixer, tp, n, seq, size)
     )
@@ -343,12 +343,14 @@ def _attention_bytes(att: AttentionPlan, tp: int, n: int, seq: int, size: int) -
     return total + n * heads * seq * (size + 4 + (size if size != 4 else 0))
 
 
-def _recurrent_bytes(rec: RecurrentPlan, n: int, size: int) -> int:
+def _recurrent_bytes(rec: RecurrentPlan, n: int, seq: int, size: int) -> int:
     """A recurrent block, replicated under TP (every rank holds the gathered sequence): its
-    input, and per token and channel about eight activations (x and y branches, the GeLU, the
-    Conv1D output, the two gates, a and the gated product) plus the float32 scan inputs and
-    states (an estimate: the scan's log2(T) intermediate steps are not counted)."""
-    return n * rec.d_model * size + n * rec.width * (8 * size + 3 * 4)
+    input; per token and channel about eight activations (x and y branches, the GeLU, the
+    Conv1D output, the two gates, a and the gated product) and three float32 scan inputs and
+    states; and each of the scan's ceil(log2(seq)) steps keeps four float32 tensors (a, b and
+    their shifted copies). An estimate, checked against autograd at one size."""
+    steps = max(seq - 1, 0).bit_length()  # ceil(log2(seq))
+    return n * rec.d_model * size + n * rec.width * (8 * size + 3 * 4 + 16 * steps)
 
 
 def _ffn_bytes(ffn: FfnPlan, tp: int, n: int, size: int) -> int:
