@@ -330,9 +330,16 @@ def _transplant(
             out["layer_overrides"] = _rules(rest, mixers)
             continue
         src, dst = other, out
-        for key in path[:-1]:
-            src, dst = src[key], dst[key]
-        dst[path[-1]] = copy.deepcopy(src[path[-1]])
+        key = path[-1]
+        for step in path[:-1]:
+            if not (isinstance(src.get(step), dict) and isinstance(dst.get(step), dict)):
+                key = step  # one side has no such section (None, default): take it whole
+                break
+            src, dst = src[step], dst[step]
+        if key in src:
+            dst[key] = copy.deepcopy(src[key])
+        else:  # left at its default in ``other``: the default here too
+            dst.pop(key, None)
     return out
 
 

@@ -4,6 +4,8 @@ Each model is a column read bottom-up (tokens -> embedding -> N x block -> final
 logits). Columns are cut into the same slots, each as tall as its tallest member, so the parts
 line up; a box whose facts differ from the first model's box of the same role is outlined.
 Layers of more than one kind (Gemma 2's alternating windows) get a layer-pattern strip.
+An encoder-decoder is two such columns (`columns`), the encoder's bands (`ENCODER`) aligned with
+the decoder's, an arrow from the encoder's output into the decoder's cross-attention.
 """
 
 from __future__ import annotations
@@ -14,9 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from archspec.analysis.units import human
-from archspec.draw.parts import Box, embedding_box, ffn_box, head_box, merge, mixer_box, norm_box
+from archspec.draw.parts import (
+    Box,
+    cross_attention_box,
+    embedding_box,
+    ffn_box,
+    head_box,
+    merge,
+    mixer_box,
+    norm_box,
+)
 from archspec.draw.svg import Svg, fit, wrap
-from archspec.plan.types import LayerPlan, ModelPlan, refuse_encoder_decoder
+from archspec.plan.types import LayerPlan, ModelPlan
 
 COL_W = 320
 CX = 175
@@ -59,6 +70,10 @@ class View:
     pattern: tuple[int, ...]
     """Index into `kinds` of each layer."""
     kind_labels: tuple[str, ...]
+    role: str = ""
+    """`encoder` or `decoder` in an encoder-decoder model (its two columns), else empty."""
+    n_params: int | None = None
+    """Parameters of the column's stack, when it is one of two; None: the whole model's."""
 
 
 def layer_boxes(layer: LayerPlan, model: ModelPlan) -> dict[str, Box]:
@@ -67,7 +82,9 @@ def layer_boxes(layer: LayerPlan, model: ModelPlan) -> dict[str, Box]:
         "attn": mixer_box(layer.mixer, model, model.windows[layer.mask]),
         "ffn": ffn_box(layer.ffn, model),
     }
-    for key in ("attn_norm", "attn_post_norm", "ffn_norm", "ffn_post_norm"):
+    if layer.cross_attention is not None:
+        boxes["cross_attn"] = cross_attention_box(layer.cross_attention, model)
+    for key in ("attn_norm", "attn_post_norm", "cross_attn_norm", "ffn_norm", "ffn_post_norm"):
         norm = getattr(layer, key)
         if norm is not None:
             boxes[key] = norm_box(key, norm)
@@ -163,7 +180,9 @@ def _sublayer(g: Svg, y: float, branch: list[Box], after: Box | None, cmp: Compa
     g.add(CX, add_y, R)
     y += 2 * R + GAP
     for box in reversed(branch):
-        y += _box(g, box, CX, y, BOX_W, cmp) + GAP
+        height = _box(g, box, CX, y, BOX_W, cmp)
+        g.anchors[box.key] = y + height / 2
+        y += height + GAP
     skip_y = y - GAP / 2
     g.path([(CX, skip_y), (CX + SKIP, skip_y), (CX + SKIP, add_y), (CX + R + 1, add_y)])
     g.arrow(CX + R + 1, add_y, "left")
@@ -206,7 +225,9 @@ def _parallel(g: Svg, y: float, v: View, cmp: Compare) -> float:
 def _sequential(g: Svg, y: float, v: View, cmp: Compare) -> float:
     """x + post(f(pre(x))) twice (attention, then FFN), with whichever norms the plan has."""
     top = y
-    for name in ("ffn", "attn"):
+    for name in ("ffn", "cross_attn", "attn"):
+        if name not in v.boxes:
+            continue
         keys = (f"{name}_norm", name, f"{name}_post_norm")
         y = _sublayer(g, y, [v.boxes[k] for k in keys if k in v.boxes], None, cmp)
     g.path([(CX, top), (CX, y)])
@@ -309,6 +330,7 @@ def _repeated(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
     _stream(g, y, y + GAP)
     _stream(g, y + GAP + own, y + height)
     g.group(block, 0, y + GAP)
+    g.anchors.update({key: y + GAP + at for key, at in block.anchors.items()})
     differs = cmp.ref_plan is not None and v.plan.n_layers != cmp.ref_plan.n_layers
     g.text(
         CX - FRAME - 6,
@@ -322,8 +344,10 @@ def _repeated(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
 
 
 def _title(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
-    g.text(CX, y + 18, fit(v.plan.name, COL_W - 20, 14), size=14, bold=True)
-    sub = f"{human(v.plan.n_params)} parameters · {v.plan.n_layers} layers · d {v.plan.d_model}"
+    name = f"{v.plan.name} · {v.role}" if v.role else v.plan.name
+    g.text(CX, y + 18, fit(name, COL_W - 20, 14), size=14, bold=True)
+    n_params = v.plan.n_params if v.n_params is None else v.n_params
+    sub = f"{human(n_params)} parameters · {v.plan.n_layers} layers · d {v.plan.d_model}"
     g.text(CX, y + 34, fit(sub, COL_W - 20, 10.5), size=10.5, fill="#555")
 
 
@@ -346,8 +370,88 @@ DECODER_ONLY = (
     _boxed("embed"),
     Slot(lambda v: 24, _input),
 )
-"""The bands of a decoder-only model, top to bottom. Another stack topology (an encoder and a
-decoder with cross-attention) is another tuple of slots, or a column drawn beside this one."""
+"""The bands of a decoder-only model (and of the decoder of an encoder-decoder), top to bottom."""
+
+
+def _encoder_output(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
+    """Where the encoder's stream ends: the cross-attention arrow leaves from here."""
+    g.text(CX, y + 10, "encoder output", size=10.5, fill="#555")
+    _stream(g, y + 14, y + height)
+    g.anchors["output"] = y + 6
+
+
+def _encoder_embedding(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
+    """The encoder's own embedding, or a line from the decoder's shared one beside it."""
+    if "embed" in v.boxes:
+        _boxed("embed").paint(g, v, y, height, cmp)
+        return
+    mid = y + height / 2
+    _stream(g, y, mid)
+    g.path([(CX, mid), (COL_W + CX - BOX_W / 2, mid)])
+    g.arrow(CX, y, "up")
+    g.text(CX + 6, mid - 4, "shared embedding", size=10, fill="#555", anchor="start")
+
+
+def _encoder_input(g: Svg, v: View, y: float, height: float, cmp: Compare) -> None:
+    if "embed" in v.boxes:
+        _input(g, v, y, height, cmp)
+
+
+ENCODER = (
+    Slot(lambda v: 44, _title),
+    Slot(_pattern_height, _pattern),
+    Slot(lambda v: 22, _encoder_output),
+    _boxed("head"),
+    _boxed("final_norm"),
+    Slot(_block_height, _repeated),
+    Slot(lambda v: GAP, lambda g, v, y, h, cmp: _stream(g, y, y + h)),
+    Slot(_boxed("embed").measure, _encoder_embedding),
+    Slot(lambda v: 24, _encoder_input),
+)
+"""The bands of the encoder column, beside its decoder's and aligned with DECODER_ONLY's: no
+head, 'encoder output' instead of logits, its own embedding or a link to the shared one."""
+
+
+def encoder_view(model: ModelPlan) -> View:
+    """The encoder stack drawn as a column: its layers, final norm and relative bias in place of
+    the decoder's (the boxes read the model plan), no head."""
+    stack = model.encoder
+    assert stack is not None
+    as_model = dataclasses.replace(
+        model,
+        layers=stack.layers,
+        n_layers=stack.n_layers,
+        final_norm=stack.final_norm,
+        relative_bias=stack.relative_bias,
+        encoder=None,
+    )
+    v = view(as_model)
+    boxes = {k: box for k, box in v.boxes.items() if k != "head"}
+    if stack.own_embedding:
+        boxes["embed"] = dataclasses.replace(boxes["embed"], title="Encoder token embedding")
+    else:
+        del boxes["embed"]
+    return dataclasses.replace(v, boxes=boxes, role="encoder", n_params=stack.n_params)
+
+
+def columns(model: ModelPlan) -> list[tuple[View, tuple[Slot, ...]]]:
+    """The columns of one model with their bands: one for a decoder-only model; the encoder
+    beside the decoder for an encoder-decoder."""
+    if model.encoder is None:
+        return [(view(model), DECODER_ONLY)]
+    decoder = dataclasses.replace(
+        view(model), role="decoder", n_params=model.n_params - model.encoder.n_params
+    )
+    return [(encoder_view(model), ENCODER), (decoder, DECODER_ONLY)]
+
+
+def _cross_arrow(svg: Svg, x: float, encoder: Svg, decoder: Svg) -> None:
+    """From the encoder's output (column at ``x``) down into the decoder's cross-attention."""
+    top, into = encoder.anchors["output"], decoder.anchors["cross_attn"]
+    gutter = x + COL_W - 2
+    tip = x + COL_W + CX - BOX_W / 2
+    svg.path([(x + CX + 44, top), (gutter, top), (gutter, into), (tip, into)])
+    svg.arrow(tip, into, "right")
 
 
 def draw(plans: list[ModelPlan]) -> str:
@@ -359,23 +463,31 @@ def draw(plans: list[ModelPlan]) -> str:
     Returns:
         The SVG text; the same plans always give the same bytes.
     """
-    for plan in plans:
-        refuse_encoder_decoder(plan, "draw")
-    views = [view(plan) for plan in plans]
-    first = views[0]
-    heights = [max(slot.measure(v) for v in views) for slot in DECODER_ONLY]
+    cols = [col for plan in plans for col in columns(plan)]
+    first = cols[0][0]
+    refs = {}
+    for v, _ in cols:
+        refs.setdefault(v.role or "decoder", v)
+    heights = [max(slots[i].measure(v) for v, slots in cols) for i in range(len(DECODER_ONLY))]
     svg = Svg()
-    for i, v in enumerate(views):
-        cmp = Compare(None) if i == 0 else Compare(first.boxes, first.plan)
+    drawn = []
+    for i, (v, slots) in enumerate(cols):
+        ref = refs[v.role or "decoder"]
+        cmp = Compare(None) if ref is v else Compare(ref.boxes, ref.plan)
         g = Svg()
         y = 0.0
-        for slot, height in zip(DECODER_ONLY, heights, strict=True):
+        for slot, height in zip(slots, heights, strict=True):
             slot.paint(g, v, y, height, cmp)
             y += height
         svg.group(g, i * COL_W, 0)
-    height = math.ceil(sum(heights) + (30 if len(views) > 1 else 8))
-    if len(views) > 1:
+        drawn.append(g)
+    for i, (v, _) in enumerate(cols):
+        if v.role == "encoder":
+            _cross_arrow(svg, i * COL_W, drawn[i], drawn[i + 1])
+    several = len(plans) > 1
+    height = math.ceil(sum(heights) + (30 if several else 8))
+    if several:
         note = f"Outlined in orange: differs from {first.plan.name} (what differs in bold)."
-        svg.text(12, height - 12, fit(note, len(views) * COL_W - 24, 11), size=11, anchor="start")
-    names = ", ".join(v.plan.name for v in views)
-    return svg.render(len(views) * COL_W, height, title=f"Architecture of {names}")
+        svg.text(12, height - 12, fit(note, len(cols) * COL_W - 24, 11), size=11, anchor="start")
+    names = ", ".join(plan.name for plan in plans)
+    return svg.render(len(cols) * COL_W, height, title=f"Architecture of {names}")

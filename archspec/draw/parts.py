@@ -93,7 +93,7 @@ def _(plan: AttentionPlan, model: ModelPlan, window: int | None) -> Box:
         facts.append(("kv", f"{plan.n_kv_heads} kv heads"))
     facts.append(("head_dim", f"head {plan.head_dim}"))
     facts.append(("position", _position(plan, model)))
-    facts.append(("window", "full causal" if window is None else f"window {window}"))
+    facts.append(("window", _window(model, window)))
     if plan.softcap is not None:
         facts.append(("softcap", f"softcap {_g(plan.softcap)}"))
     if plan.qk_norm is not None:
@@ -139,7 +139,26 @@ def _biases(plan: AttentionPlan) -> tuple[bool, bool, bool, bool]:
     return plan.q_bias, plan.k_bias, plan.v_bias, plan.o_bias
 
 
+def _window(model: ModelPlan, window: int | None) -> str:
+    bias = model.relative_bias
+    if bias is not None and bias.bidirectional:
+        return "bidirectional"
+    return "full causal" if window is None else f"window {window}"
+
+
+def cross_attention_box(plan: AttentionPlan, model: ModelPlan) -> Box:
+    """Attention of the decoder to the encoder's output: the self-attention's facts less its
+    position and mask (queries from the decoder, keys and values from every encoder token)."""
+    self_box = mixer_box(plan, model, None)
+    facts = [(k, t) for k, t in self_box.facts if k not in ("position", "window")]
+    facts.append(("source", "K, V: encoder output"))
+    return Box("cross_attn", "Cross-attention", tuple(facts), "mixer")
+
+
 def _position(plan: AttentionPlan, model: ModelPlan) -> str:
+    if model.relative_bias is not None:
+        bias = model.relative_bias
+        return f"T5 relative bias ({bias.n_buckets} buckets, max {bias.max_distance})"
     rope = model.rope
     if plan.rope and rope is not None:
         text = f"RoPE θ {_g(rope.theta)}"
@@ -194,6 +213,9 @@ def embedding_box(model: ModelPlan) -> Box:
         facts.append(("scale", f"× √d = {model.embed_scale:.2f}"))
     if model.position == "learned":
         facts.append(("position", f"+ learned positions ({model.max_seq_len})"))
+    if model.encoder is not None:
+        shared = not model.encoder.own_embedding
+        facts.append(("shared", "encoder + decoder" if shared else "decoder only"))
     return Box("embed", "Token embedding", tuple(facts), "io")
 
 
@@ -202,6 +224,10 @@ def head_box(model: ModelPlan) -> Box:
     facts.append(("width", f"{model.d_model}→{model.vocab_rows}"))
     if model.head_bias:
         facts.append(("bias", "bias"))
+    if model.logit_scale is not None:
+        scale = model.logit_scale
+        is_rsqrt = math.isclose(scale, model.d_model**-0.5)
+        facts.append(("scale", "× d^-0.5" if is_rsqrt else f"× {_g(scale)}"))
     if model.logit_softcap is not None:
         facts.append(("softcap", f"softcap {_g(model.logit_softcap)}"))
     return Box("head", "Output head", tuple(facts), "io")

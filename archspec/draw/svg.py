@@ -103,6 +103,8 @@ class Svg:
     def __init__(self) -> None:
         self.back: list[str] = []
         self.front: list[str] = []
+        self.anchors: dict[str, float] = {}
+        """Heights of named points (the middle of a box by its key) for connectors drawn later."""
 
     def rect(
         self,

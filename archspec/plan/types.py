@@ -458,11 +458,11 @@ class ModelPlan:
 
 def refuse_encoder_decoder(plan: ModelPlan, what: str) -> None:
     """Raise a clear usage error when ``what`` (a feature built for one decoder stack: tensor
-    parallelism, memory planning, drawing) is asked of an encoder-decoder plan."""
+    parallelism, memory planning) is asked of an encoder-decoder plan."""
     if plan.encoder is not None:
         from archspec.errors import UsageError
 
         raise UsageError(
             f"{plan.name}: {what} does not support encoder-decoder models yet "
-            "(counts, module, HF import/export and diff do)"
+            "(counts, module, HF import/export, diff, draw and report do)"
         )

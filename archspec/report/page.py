@@ -203,19 +203,28 @@ def _params(names: list[str], analyses: list[Analysis]) -> str:
     shares = charts.stacked_shares(
         [(a.name, a.params.breakdown) for a in analyses], human, "Parameters by component"
     )
+    stacks = [  # an encoder-decoder's encoder blocks get their own chart, before its decoder's
+        (f"{a.name} {role}".strip(), layers)
+        for a in analyses
+        for role, layers in (
+            (("encoder", a.params.encoder_layers), ("decoder", a.params.per_layer))
+            if a.params.encoder_layers
+            else (("", a.params.per_layer),)
+        )
+    ]
     layers = "".join(
-        f"<h3>{escape(a.name)}: parameters per layer</h3><figure>"
+        f"<h3>{escape(name)}: parameters per layer</h3><figure>"
         + charts.per_layer(
-            a.name,
+            name,
             [
                 {"attention": layer.attention, "ffn": layer.ffn, "norm": layer.norm}
-                for layer in a.params.per_layer
+                for layer in stack
             ],
             human,
-            f"{a.name}: parameters per layer",
+            f"{name}: parameters per layer",
         )
         + "</figure>"
-        for a in analyses
+        for name, stack in stacks
     )
     head = "".join(f"<th>{escape(n)}</th>" for n in names)
     body = "".join(

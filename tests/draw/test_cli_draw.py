@@ -92,3 +92,14 @@ def test_png_is_rasterised_at_twice_the_svg_size(spec_file: Path, tmp_path: Path
     svg = draw([lower(load_spec(spec_file))])
     assert f'width="{width // 2}" height="{height // 2}"' in svg
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png", "tiny.yaml"]
+
+
+def test_draw_writes_an_encoder_decoder_as_svg_and_png(tmp_path: Path) -> None:
+    svg = tmp_path / "t5.svg"
+    assert main(["draw", "flan-t5-small", "-o", str(svg)]) == 0
+    assert svg.read_text(encoding="utf-8") == draw([lower(load_spec("flan-t5-small"))])
+    if find_browser() is None:
+        pytest.skip("no Chromium on PATH to rasterise the PNG")
+    png = tmp_path / "t5.png"
+    assert main(["draw", "flan-t5-small", "-o", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -15,7 +15,7 @@ from archspec.draw.svg import wrap
 from archspec.plan.lower import lower
 from archspec.spec.load import load_spec
 from archspec.spec.shipped import shipped_names
-from tests.strategies import hostile_text, specs, tiny_spec
+from tests.strategies import encoder_decoder_specs, hostile_text, specs, tiny_spec
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -30,18 +30,14 @@ def texts(svg: str) -> str:
     return "\n".join("".join(el.itertext()) for el in root.iter(f"{SVG}text"))
 
 
-DECODER_ONLY = [name for name in shipped_names() if load_spec(name).encoder is None]
-"""`draw` refuses encoder-decoder specs for now (see the test below)."""
+ENCODER_DECODER = [name for name in shipped_names() if load_spec(name).encoder is not None]
 
 
-def test_draw_refuses_encoder_decoder_clearly() -> None:
-    from archspec.errors import UsageError
-
-    with pytest.raises(UsageError, match="draw does not support encoder-decoder"):
-        draw([lower(load_spec("flan-t5-small"))])
+def test_shipped_encoder_decoders_exist() -> None:
+    assert {"t5-small", "flan-t5-small"} <= set(ENCODER_DECODER)
 
 
-@pytest.mark.parametrize("name", DECODER_ONLY)
+@pytest.mark.parametrize("name", shipped_names())
 def test_every_shipped_spec_draws_valid_deterministic_svg(name: str) -> None:
     plan = lower(load_spec(name))
     first, second = draw([plan]), draw([lower(load_spec(name))])
@@ -52,6 +48,60 @@ def test_every_shipped_spec_draws_valid_deterministic_svg(name: str) -> None:
     shown = texts(first)
     assert name in shown and f"{plan.n_layers}×" in shown
     assert "Token embedding" in shown and "Output head" in shown
+
+
+@pytest.mark.parametrize("name", ENCODER_DECODER)
+def test_an_encoder_decoder_draws_two_columns_joined_by_cross_attention(name: str) -> None:
+    plan = lower(load_spec(name))
+    assert plan.encoder is not None and plan.relative_bias is not None
+    svg = draw([plan])
+    shown = texts(svg)
+    assert f"{name} · encoder" in shown and f"{name} · decoder" in shown
+    assert f"{plan.encoder.n_layers}×" in shown and "encoder output" in shown
+    assert shown.count("Cross-attention") == 1 and "K, V: encoder output" in shown
+    bias = plan.relative_bias
+    fact = f"T5 relative bias ({bias.n_buckets} buckets, max {bias.max_distance})"
+    assert re.sub(r"\s+", " ", shown.replace("\n", " ")).count(fact) == 2  # one per stack
+    assert "bidirectional" in shown and "full causal" in shown
+    assert float(ET.fromstring(svg).get("width")) == 2 * float(
+        ET.fromstring(draw([lower(load_spec("llama2-7b"))])).get("width")
+    )
+    # the arrow from the encoder's output ends at the cross-attention box, pointing right
+    assert svg.count("<polygon") > 1
+
+
+def test_t5_head_shows_its_scale_and_tying_and_the_embedding_its_sharing() -> None:
+    shown = texts(draw([lower(load_spec("t5-small"))]))
+    assert "tied to embedding" in shown and "× d^-0.5" in shown
+    assert "shared embedding" in shown and "encoder + decoder" in shown
+    flan = texts(draw([lower(load_spec("flan-t5-small"))]))
+    assert "untied" in flan and "d^-0.5" not in flan
+
+
+def test_an_encoder_with_its_own_embedding_draws_two_embeddings() -> None:
+    own = draw(
+        [
+            lower(
+                load_spec("t5-small").model_copy(
+                    update={
+                        "encoder": load_spec("t5-small").encoder.model_copy(
+                            update={"share_embedding": False}
+                        )
+                    }
+                )
+            )
+        ]
+    )
+    shown = texts(own)
+    assert "Encoder token embedding" in shown and "shared embedding" not in shown
+    assert shown.count("tokens") == 2
+
+
+def test_encoder_decoders_and_decoder_only_models_compare_side_by_side() -> None:
+    svg = draw([lower(load_spec(n)) for n in ("t5-small", "flan-t5-small", "llama2-7b")])
+    shown = texts(svg)
+    assert "differs from t5-small" in shown and shown.split("\n").count("encoder output") == 2
+    assert HIGHLIGHT in svg
 
 
 BASE = svg_of()
@@ -216,6 +266,16 @@ def test_any_valid_spec_draws_valid_deterministic_xml(spec: Any) -> None:
     svg = draw([plan])
     assert svg == draw([plan])
     ET.fromstring(svg)
+
+
+@settings(max_examples=10, deadline=None)
+@given(encoder_decoder_specs())
+def test_any_encoder_decoder_spec_draws_valid_deterministic_xml(spec: Any) -> None:
+    plan = lower(spec)
+    svg = draw([plan])
+    assert svg == draw([plan])
+    shown = texts(svg)
+    assert "Cross-attention" in shown and "encoder output" in shown
 
 
 @settings(max_examples=25)

@@ -121,3 +121,12 @@ def test_a_wide_diagram_scrolls_in_its_frame_and_stays_readable(tmp_path: Path) 
     assert overflow and int(overflow.group(1)) <= 0, "the page scrolls sideways at 1366 px"
     width = int(re.search(r'<svg [^>]*data-w="(\d+)"', dom).group(1))  # the diagram comes first
     assert width >= 0.7 * 7 * 320 - 1  # not shrunk below 70 %: it scrolls instead
+
+
+def test_an_encoder_decoder_report_lays_out_without_console_messages(tmp_path: Path) -> None:
+    dom = measure(report([load_spec("flan-t5-small"), load_spec("llama2-7b")]), tmp_path)
+    overflow = re.search(r'data-overflow="(-?\d+)"', dom)
+    assert overflow and int(overflow.group(1)) <= 0, "the page scrolls sideways at 1366 px"
+    width = int(re.search(r'<svg [^>]*data-w="(\d+)"', dom).group(1))  # the diagram comes first
+    assert width >= 300
+    assert "flan-t5-small · encoder" in dom and "Cross-attention" in dom

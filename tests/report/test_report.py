@@ -30,6 +30,18 @@ def test_report_is_deterministic_and_holds_every_section() -> None:
     assert '<span class="effect">' in html and "GFLOPs/token" in html
 
 
+def test_encoder_decoders_report_beside_a_decoder_only_model() -> None:
+    specs = [load_spec(n) for n in ("t5-small", "llama2-7b", "flan-t5-small")]
+    html = report(specs)
+    assert html == report([load_spec(n) for n in ("t5-small", "llama2-7b", "flan-t5-small")])
+    for heading in ("Summary", "Architecture", "Differences", "Parameters", "Memory", "Compute"):
+        assert f"<h2>{heading}" in html
+    assert draw([lower(s) for s in specs]) in html  # both columns of each T5, inline
+    assert "t5-small · encoder" in html and "Cross-attention" in html
+    # knobs that a decoder-only spec leaves at their default (the T5 head scale) are measured
+    assert '<span class="effect">' in html
+
+
 def test_a_single_spec_has_no_diff_and_identical_specs_say_so() -> None:
     html = report([load_spec("gpt2")])
     assert "<h2>Differences" not in html
