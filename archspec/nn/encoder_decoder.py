@@ -11,7 +11,7 @@ from archspec.nn.attention import Attention, Mask
 from archspec.nn.block import build_block, scale_or_identity
 from archspec.nn.cache import KVCache
 from archspec.nn.ffn import build_ffn
-from archspec.nn.generate import check_request, eos_tensor, next_token
+from archspec.nn.generate import check_request, eos_tensor, finish, next_token
 from archspec.nn.linear import build_linear
 from archspec.nn.norm import build_norm
 from archspec.nn.relative import build_relative_bias
@@ -201,8 +201,7 @@ class EncoderDecoder(nn.Module):
         for _ in range(max_new_tokens):
             logits = self.decode(token, memory, attention_mask, cache)[:, -1, :vocab]
             token = next_token(logits, temperature, top_k, generator, top_p)
-            token = torch.where(unfinished, token, pad_token_id)
-            unfinished = unfinished & ~torch.isin(token, eos)
+            token, unfinished = finish(token, unfinished, eos, pad_token_id)
             tokens.append(token)
             if eos.numel() and not unfinished.any():
                 break

@@ -57,6 +57,15 @@ def eos_tensor(eos_token_id: int | list[int] | None, device: torch.device) -> to
     return torch.tensor(list(ids), dtype=torch.long, device=device)
 
 
+def finish(
+    token: torch.Tensor, unfinished: torch.Tensor, eos: torch.Tensor, pad_token_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A step's tokens (B, 1), ``pad_token_id`` in rows that have already ended, and which rows
+    are still going after it (a row ends on any id of ``eos``)."""
+    token = torch.where(unfinished, token, pad_token_id)
+    return token, unfinished & ~torch.isin(token, eos)
+
+
 def next_token(
     logits: torch.Tensor,
     temperature: float,

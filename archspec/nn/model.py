@@ -17,6 +17,7 @@ from archspec.nn.generate import (
     check_positions,
     check_request,
     eos_tensor,
+    finish,
     next_token,
 )
 from archspec.nn.linear import build_linear
@@ -297,8 +298,7 @@ class Transformer(nn.Module):
         logits = self(input_ids, cache=cache, last_only=True, attention_mask=mask)[:, -1, :vocab]
         for step in range(max_new_tokens):
             token = next_token(logits, temperature, top_k, generator, top_p)
-            token = torch.where(unfinished, token, pad_token_id)
-            unfinished = unfinished & ~torch.isin(token, eos)
+            token, unfinished = finish(token, unfinished, eos, pad_token_id)
             tokens.append(token)
             if step + 1 == max_new_tokens or (eos.numel() and not unfinished.any()):
                 break

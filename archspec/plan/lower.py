@@ -86,7 +86,7 @@ def lower(spec: ModelSpec) -> ModelPlan:
         embed_norm=norm_plan(embedding.norm, spec.d_model) if embedding.norm else None,
         logit_scale=resolve.logit_scale(spec),
     )
-    return plan if spec.encoder is None else with_encoder(spec, plan)
+    return plan if spec.encoder is None else with_encoder(spec, plan, counts.stacks["encoder"])
 
 
 def _embed_scale(spec: ModelSpec) -> float | None:
@@ -313,10 +313,11 @@ def relative_bias_plan(spec: ModelSpec, bidirectional: bool) -> RelativeBiasPlan
     )
 
 
-def with_encoder(spec: ModelSpec, decoder: ModelPlan) -> ModelPlan:
+def with_encoder(spec: ModelSpec, decoder: ModelPlan, encoder_params: int) -> ModelPlan:
     """An encoder-decoder's plan: ``decoder`` (the top-level stack) with a cross-attention in
     every layer and its causal relative bias, and the encoder stack, lowered as a decoder stack
-    is from :func:`resolve.encoder_view`; bidirectional buckets and masks make it an encoder."""
+    is from :func:`resolve.encoder_view`; bidirectional buckets and masks make it an encoder.
+    ``encoder_params``: the encoder stack's count (`count_params(spec).stacks`)."""
     view = resolve.encoder_view(spec)
     flat = lower(view)
     stack = StackPlan(
@@ -325,7 +326,7 @@ def with_encoder(spec: ModelSpec, decoder: ModelPlan) -> ModelPlan:
         final_norm=flat.final_norm,
         relative_bias=relative_bias_plan(view, bidirectional=True),
         own_embedding=not spec.encoder.share_embedding,
-        n_params=count_params(spec).stacks["encoder"],
+        n_params=encoder_params,
     )
     cross_spec = resolve.LayerSpec(0, resolve.cross_attention(spec), spec.ffn, spec.position)
     cross = replace(_attention(spec, cross_spec), rope=False, class_name="CrossAttention")

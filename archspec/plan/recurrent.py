@@ -1,4 +1,4 @@
-"""The recurrent block's plan from a spec (shared by lowering and the parameter count)."""
+"""The recurrent block's plan from a spec (lowering; the tests hold its count to the spec's)."""
 
 from __future__ import annotations
 

@@ -247,12 +247,6 @@ class RecurrentPlan:
         gates = 2 * (self.n_heads * self.block_width**2 + self.width)
         return linears + conv + gates + self.width
 
-    @property
-    def state_numbers(self) -> int:
-        """Numbers one sequence's state holds, whatever its length: the recurrence (width) and
-        the Conv1D's last conv_width - 1 inputs (width each)."""
-        return self.width * self.conv_width
-
 
 Mixer = AttentionPlan | RecurrentPlan
 """A layer's token mixer; builders pick by type."""
